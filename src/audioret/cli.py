@@ -1,0 +1,113 @@
+"""The `audioret` command line: argument parsing and printing only; the work lives in the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from audioret.utils.errors import AudioretError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Language-based audio retrieval: prepare data, train, evaluate, index and search.")
+console = Console()
+err_console = Console(stderr=True)
+
+MAX_LISTED = 10
+
+
+@app.command()
+def prepare(
+    name: Annotated[str, typer.Argument(help="clotho, clotho-gpt, audiocaps, wavcaps, macs, auto-acd, folder, synth")],
+    src: Annotated[Path, typer.Argument(help="the dataset as published (for synth: where audio is written)")],
+    out: Annotated[Path, typer.Argument(help="folder that receives NAME_SPLIT.jsonl")],
+    variations: Annotated[Path | None, typer.Option(help="clotho-gpt: variations.json if not in SRC")] = None,
+    exclude: Annotated[Path | None, typer.Option(help="wavcaps: FreeSound ids to leave out (DCASE list)")] = None,
+    captions: Annotated[Path | None, typer.Option(help="folder: CSV with columns path, caption")] = None,
+    split: Annotated[str | None, typer.Option(help="folder: split name written (default: all)")] = None,
+    size: Annotated[int | None, typer.Option(help="synth: number of train clips (val/eval get a fifth each)")] = None,
+    seed: Annotated[int | None, typer.Option(help="synth: corpus seed")] = None,
+    workers: Annotated[int | None, typer.Option(help="threads that read audio headers")] = None,
+) -> None:
+    """Write manifests OUT/NAME_SPLIT.jsonl for a dataset laid out as its publishers distribute it."""
+    from audioret.data.recipes import prepare as run_recipe
+
+    report = run_recipe(name, src, out, variations=variations, exclude=exclude, captions=captions, split=split,
+                        size=size, seed=seed, workers=workers)
+    table = Table("split", "clips", "manifest", title=f"{name}: {report.n_records} clips")
+    for split_name, (path, count) in report.manifests.items():
+        table.add_row(split_name, str(count), str(path))
+    console.print(table)
+    for note in report.notes:
+        console.print(f"note: {note}")
+    _print_left_out("missing audio", report.missing, report.problems_file)
+    _print_left_out("unreadable audio (skipped)", [f"{p}: {r}" for p, r in report.unreadable], report.problems_file)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="where the demo corpus is written")] = Path("audioret-demo"),
+    size: Annotated[int, typer.Option(help="synth train clips")] = 500,
+) -> None:
+    """Generate the synth corpus and evaluate the caption-transfer baseline on its held-out split."""
+    from audioret.data.manifest import read_manifest
+    from audioret.data.recipes import prepare as run_recipe
+    from audioret.eval.baseline import CaptionTransferBaseline
+    from audioret.eval.metrics import chance_map_at_k, retrieval_metrics, targets_from_records
+
+    console.print(f"[bold]1/3[/] synthesising {size} + {size // 5} + {size // 5} clips into {workdir}")
+    report = run_recipe("synth", workdir / "audio", workdir, size=size)
+    train = list(read_manifest(report.manifests["train"][0]))
+    evaluation = list(read_manifest(report.manifests["eval"][0]))
+    console.print("[bold]2/3[/] fitting the audio-kNN caption-transfer baseline on the train split")
+    baseline = CaptionTransferBaseline().fit(train)
+    console.print("[bold]3/3[/] ranking the eval clips for every eval caption")
+    table = Table("subset", "clips", "queries", "mAP@10 [95% CI]", "R@1", "R@5", "R@10", "chance mAP@10",
+                  title="synth eval: text-to-audio retrieval (caption-transfer baseline)")
+    subsets = {"all": evaluation, "held-out combinations": [r for r in evaluation if r.meta.get("held_out")]}
+    for label, records in subsets.items():
+        targets = targets_from_records(records)
+        m = retrieval_metrics(baseline.score(targets.queries, records), targets.relevant)
+        table.add_row(label, str(len(records)), str(len(targets)),
+                      f"{m['mAP@10']:.3f} [{m['mAP@10_ci_low']:.3f}, {m['mAP@10_ci_high']:.3f}]",
+                      f"{m['R@1']:.3f}", f"{m['R@5']:.3f}", f"{m['R@10']:.3f}", f"{chance_map_at_k(len(records)):.3f}")
+    console.print(table)
+    console.print("Chance is the expected mAP@10 of a random ranking. Manifests and audio are in "
+                  f"{workdir}; prepare your own data with `audioret prepare folder DIR OUT`.")
+
+
+def _print_left_out(what: str, items: list[str], problems_file: Path | None) -> None:
+    if not items:
+        return
+    console.print(f"[yellow]{len(items)} {what}[/]:")
+    for item in items[:MAX_LISTED]:
+        console.print(f"  {item}")
+    if len(items) > MAX_LISTED:
+        console.print(f"  ... and {len(items) - MAX_LISTED} more")
+    if problems_file is not None:
+        console.print(f"  full list: {problems_file}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs a command and turns input errors into a one-line message and exit code 2."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except AudioretError as err:
+        err_console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
+        return 2
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.Abort:
+        err_console.print("aborted")
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

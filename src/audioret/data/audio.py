@@ -1,0 +1,111 @@
+"""Audio I/O: decode with soundfile, mix to mono, resample with soxr, crop and window.
+
+Every encoder states its own sample rate; the functions here do the rest. Errors name the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from audioret.utils.errors import AudioDecodeError
+
+#: Extensions `audioret` looks for when it walks a folder; soundfile decodes all of them.
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au"})
+
+
+def audio_duration(path: str | Path) -> float:
+    """Duration in seconds, read from the header only.
+
+    Raises:
+        AudioDecodeError: the file is empty, unreadable, or holds no samples.
+    """
+    path = Path(path)
+    _check_not_empty(path)
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise AudioDecodeError(path, _reason(err)) from None
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise AudioDecodeError(path, "the file holds no audio samples")
+    return info.frames / info.samplerate
+
+
+def load_audio(path: str | Path, sample_rate: int | None = None) -> np.ndarray:
+    """Decode a file to a mono float32 waveform, resampled to `sample_rate` when given.
+
+    Returns:
+        A 1-D array in [-1, 1] (channel mean of the file's samples).
+
+    Raises:
+        AudioDecodeError: the file is empty, corrupt or in a format soundfile cannot read.
+    """
+    path = Path(path)
+    _check_not_empty(path)
+    try:
+        wave, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise AudioDecodeError(path, _reason(err)) from None
+    if wave.shape[0] == 0:
+        raise AudioDecodeError(path, "the file holds no audio samples")
+    mono = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]
+    if sample_rate is not None:
+        mono = resample(mono, file_rate, sample_rate)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
+    """Resample a 1-D waveform with soxr's high-quality filter (identity when the rates agree)."""
+    if orig_rate == target_rate:
+        return wave.astype(np.float32, copy=False)
+    return soxr.resample(wave.astype(np.float32, copy=False), orig_rate, target_rate, quality="HQ")
+
+
+def random_crop(wave: np.ndarray, length: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """A random window of `length` samples for training; shorter clips are zero-padded at the end.
+
+    Returns:
+        (window, n_valid): the window and how many of its samples are real audio.
+    """
+    if len(wave) >= length:
+        start = int(rng.integers(0, len(wave) - length + 1))
+        return wave[start : start + length], length
+    padded = np.zeros(length, dtype=wave.dtype)
+    padded[: len(wave)] = wave
+    return padded, len(wave)
+
+
+def split_windows(wave: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a whole clip into non-overlapping windows of `length` samples for evaluation.
+
+    The last window is zero-padded; the mask says which samples are real, so that window
+    embeddings can be averaged with weights proportional to their real audio.
+
+    Returns:
+        (windows, mask): float array [n_windows, length] and boolean array of the same shape.
+    """
+    n_windows = max(1, -(-len(wave) // length))
+    windows = np.zeros((n_windows, length), dtype=np.float32)
+    mask = np.zeros((n_windows, length), dtype=bool)
+    flat_windows, flat_mask = windows.reshape(-1), mask.reshape(-1)
+    flat_windows[: len(wave)] = wave
+    flat_mask[: len(wave)] = True
+    return windows, mask
+
+
+def _check_not_empty(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise AudioDecodeError(path, "no such file") from None
+    if size == 0:
+        raise AudioDecodeError(path, "the file is empty (0 bytes)")
+
+
+def _reason(err: Exception) -> str:
+    text = str(err).strip() or type(err).__name__
+    # libsndfile prefixes its message with the path, which the error already names.
+    return text.split(": ", 1)[-1] if text.startswith("Error opening") else text

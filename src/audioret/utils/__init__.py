@@ -1,0 +1,1 @@
+"""Small shared pieces: errors that carry a user-facing message, atomic file I/O."""
