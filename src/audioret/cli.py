@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -15,8 +14,8 @@ from audioret.utils.errors import AudioretError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Language-based audio retrieval: prepare data, train, evaluate, index and search.")
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)  # paths stay on one line, copy-pasteable
+err_console = Console(stderr=True, soft_wrap=True)
 
 MAX_LISTED = 10
 
@@ -96,17 +95,13 @@ def _print_left_out(what: str, items: list[str], problems_file: Path | None) -> 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs a command and turns input errors into a one-line message and exit code 2."""
     try:
-        result = app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="audioret")
     except AudioretError as err:
         err_console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
         return 2
-    except click.ClickException as err:
-        err.show()
-        return err.exit_code
-    except click.Abort:
-        err_console.print("aborted")
-        return 1
-    return result if isinstance(result, int) else 0
+    except SystemExit as done:  # typer ends every run, usage errors included, with SystemExit
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return 0
 
 
 if __name__ == "__main__":

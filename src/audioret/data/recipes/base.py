@@ -52,7 +52,7 @@ def require_dir(path: Path, what: str, hint: str = "") -> Path:
 
 
 def read_csv_rows(
-    path: Path, required: Sequence[str], encoding: str = "utf-8", delimiter: str = ","
+    path: Path, required: Sequence[str], encoding: str = "utf-8-sig", delimiter: str = ","
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line number, row) of a headed CSV file, checking every row's shape.
 
@@ -104,9 +104,15 @@ class AudioFinder:
 
 
 def walk_audio(root: Path) -> list[Path]:
-    """Every file with an audio extension under `root`, sorted, symlinks to files included."""
+    """Every file with an audio extension under `root`, sorted; symlinked folders are followed once."""
     found = []
+    seen: set[str] = set()
     for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a symlink cycle, or a second link to a folder already walked
+            dirs.clear()
+            continue
+        seen.add(real)
         dirs.sort()
         found.extend(Path(folder) / f for f in files if Path(f).suffix.lower() in AUDIO_EXTENSIONS)
     return sorted(found)

@@ -1,0 +1,44 @@
+"""Shared fixtures. The whole suite runs offline: any attempt to open a connection to anything but
+this machine's loopback fails the test that made it."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address, *args, **kwargs):
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None:
+        try:
+            is_local = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            is_local = host == "localhost"
+        if not is_local:
+            raise RuntimeError(f"test tried to reach the network ({address}); audioret must work offline")
+    return _real_connect(self, address, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _offline(monkeypatch_session=None):
+    socket.socket.connect = _loopback_only
+    yield
+    socket.socket.connect = _real_connect
+
+
+def write_tone(path: Path, seconds: float = 1.0, rate: int = 16_000, freq: float = 440.0, channels: int = 1,
+               **kwargs) -> Path:
+    """Write a sine tone; the helper tests use to make real audio files of any format."""
+    t = np.arange(int(seconds * rate)) / rate
+    wave = 0.5 * np.sin(2 * np.pi * freq * t).astype(np.float32)
+    data = np.stack([wave] * channels, axis=1) if channels > 1 else wave
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, data, rate, **kwargs)
+    return path

@@ -1,0 +1,97 @@
+"""Audio decoding, resampling, cropping and windowing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audioret.data.audio import audio_duration, load_audio, random_crop, resample, split_windows
+from audioret.utils.errors import AudioDecodeError
+from conftest import write_tone
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
+def test_decodes_every_supported_format_to_mono_float(tmp_path, suffix):
+    path = write_tone(tmp_path / f"tone{suffix}", seconds=1.0, rate=16_000, channels=2)
+    wave = load_audio(path)
+    assert wave.dtype == np.float32 and wave.ndim == 1
+    assert abs(len(wave) - 16_000) <= 1152  # mp3 frames may pad
+    assert audio_duration(path) == pytest.approx(1.0, abs=0.08)
+    # A 440 Hz tone stays a 440 Hz tone through each codec.
+    spectrum = np.abs(np.fft.rfft(wave[:16_000] if len(wave) >= 16_000 else np.pad(wave, (0, 16_000 - len(wave)))))
+    assert np.argmax(spectrum) == pytest.approx(440, abs=2)
+
+
+def test_stereo_is_averaged_not_summed(tmp_path):
+    import soundfile as sf
+
+    left = np.full(1000, 0.5, dtype=np.float32)
+    right = np.full(1000, -0.1, dtype=np.float32)
+    sf.write(tmp_path / "s.wav", np.stack([left, right], axis=1), 8000, subtype="FLOAT")
+    np.testing.assert_allclose(load_audio(tmp_path / "s.wav"), 0.2, atol=1e-6)
+
+
+def test_resampling_preserves_a_tone_against_the_analytic_signal():
+    orig, target, freq = 44_100, 32_000, 1000.0
+    t = np.arange(orig) / orig
+    out = resample(np.sin(2 * np.pi * freq * t).astype(np.float32), orig, target)
+    assert len(out) == target
+    expected = np.sin(2 * np.pi * freq * np.arange(target) / target)
+    # Away from the edges (filter warm-up) the resampled signal is the analytic one.
+    np.testing.assert_allclose(out[500:-500], expected[500:-500], atol=2e-3)
+
+
+def test_load_resamples_to_requested_rate(tmp_path):
+    path = write_tone(tmp_path / "a.wav", seconds=2.0, rate=44_100)
+    assert len(load_audio(path, 16_000)) == 32_000
+
+
+def test_random_crop_is_in_bounds_and_pads_short_clips():
+    rng = np.random.default_rng(0)
+    wave = np.arange(100, dtype=np.float32)
+    starts = set()
+    for _ in range(200):
+        crop, valid = random_crop(wave, 30, rng)
+        assert valid == 30 and len(crop) == 30
+        assert np.all(np.diff(crop) == 1)  # a contiguous slice of the original
+        starts.add(int(crop[0]))
+    assert min(starts) == 0 and max(starts) == 70  # every start position is reachable
+    crop, valid = random_crop(wave[:10], 30, rng)
+    assert valid == 10 and np.array_equal(crop[:10], wave[:10]) and not crop[10:].any()
+
+
+def test_split_windows_covers_the_clip_and_masks_padding():
+    wave = np.arange(1, 26, dtype=np.float32)  # 25 samples, windows of 10
+    windows, mask = split_windows(wave, 10)
+    assert windows.shape == mask.shape == (3, 10)
+    np.testing.assert_array_equal(windows[mask], wave)
+    assert mask.sum(axis=1).tolist() == [10, 10, 5]
+    assert not windows[2, 5:].any()
+    windows, mask = split_windows(wave[:10], 10)
+    assert windows.shape == (1, 10) and mask.all()
+
+
+def test_empty_file_names_the_file(tmp_path):
+    path = tmp_path / "empty.wav"
+    path.write_bytes(b"")
+    with pytest.raises(AudioDecodeError, match="empty.wav.*empty"):
+        load_audio(path)
+    with pytest.raises(AudioDecodeError, match="empty.wav"):
+        audio_duration(path)
+
+
+def test_corrupt_and_non_audio_files_name_the_file(tmp_path):
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+    text = tmp_path / "notes.flac"
+    text.write_text("this is not audio")
+    for path in (corrupt, text):
+        with pytest.raises(AudioDecodeError, match=path.name):
+            load_audio(path)
+        with pytest.raises(AudioDecodeError, match=path.name):
+            audio_duration(path)
+
+
+def test_missing_file_is_a_decode_error(tmp_path):
+    with pytest.raises(AudioDecodeError, match="no such file"):
+        load_audio(tmp_path / "absent.wav")

@@ -1,0 +1,70 @@
+"""`audioret prepare` for all eight datasets and `audioret demo`, through the real entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from audioret.cli import main
+from recipes import layouts
+
+CASES = {
+    "clotho": (layouts.make_clotho, [], ["clotho_development.jsonl", "clotho_evaluation.jsonl"]),
+    "clotho-gpt": (layouts.make_clotho_gpt, [], ["clotho-gpt_development.jsonl"]),
+    "audiocaps": (layouts.make_audiocaps, [], ["audiocaps_train.jsonl", "audiocaps_test.jsonl"]),
+    "wavcaps": (layouts.make_wavcaps, ["--exclude", "{src}/dcase2024_task6_excluded_freesound_ids.csv"],
+                ["wavcaps_train.jsonl"]),
+    "macs": (layouts.make_macs, [], ["macs_train.jsonl"]),
+    "auto-acd": (layouts.make_auto_acd, [], ["auto-acd_train.jsonl"]),
+    "folder": (layouts.make_folder, ["--captions", "{src}/captions.csv"], ["folder_all.jsonl"]),
+    "synth": (lambda root: root, ["--size", "10"], ["synth_train.jsonl", "synth_val.jsonl", "synth_eval.jsonl"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_prepare_every_dataset(tmp_path, capsys, name):
+    make, options, expected = CASES[name]
+    src = make(tmp_path / "src")
+    out = tmp_path / "out"
+    code = main(["prepare", name, str(src), str(out), *[o.format(src=src) for o in options]])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    for manifest in expected:
+        assert (out / manifest).stat().st_size > 0
+    assert f"{name}:" in printed
+
+
+def test_folder_report_lists_skipped_files(tmp_path, capsys):
+    src = layouts.make_folder(tmp_path / "src")
+    assert main(["prepare", "folder", str(src), str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "2 unreadable audio (skipped)" in printed
+    assert "broken.wav" in printed and "empty.flac" in printed
+    assert "folder_problems.txt" in printed
+
+
+def test_input_errors_exit_2_with_a_message_and_no_traceback(tmp_path, capsys):
+    assert main(["prepare", "clotho", str(tmp_path), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "clotho_captions_development.csv" in err and "Traceback" not in err
+    assert main(["prepare", "nope", str(tmp_path), str(tmp_path / "out")]) == 2
+    assert "unknown dataset 'nope'" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_nonzero(capsys):
+    assert main(["prepare", "clotho"]) == 2
+    assert "Missing argument" in capsys.readouterr().err
+
+
+def test_demo_prints_baseline_and_chance(tmp_path, capsys):
+    assert main(["demo", "--workdir", str(tmp_path / "demo"), "--size", "40"]) == 0
+    printed = capsys.readouterr().out
+    assert "mAP@10" in printed and "chance" in printed and "held-out" in printed
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "audioret.cli", "--help"], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0 and "prepare" in result.stdout
