@@ -58,8 +58,9 @@ def test_usage_errors_exit_nonzero(capsys):
     assert "Missing argument" in capsys.readouterr().err
 
 
-def test_demo_prints_baseline_and_chance(tmp_path, capsys):
-    assert main(["demo", "--workdir", str(tmp_path / "demo"), "--size", "40"]) == 0
+def test_demo_prints_baseline_and_chance(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative work folder, as `make demo` uses
+    assert main(["demo", "--workdir", "demo", "--size", "40"]) == 0
     printed = capsys.readouterr().out
     assert "mAP@10" in printed and "chance" in printed and "held-out" in printed
 

@@ -37,6 +37,16 @@ def test_paths_under_the_manifest_folder_are_stored_relative(tmp_path):
     assert "variations" not in lines[0] and lines[1]["variations"] == [["rainfall"], []]
 
 
+def test_relative_paths_in_memory_are_relative_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    record = ManifestRecord(id="a", audio="work/clips/a.wav", captions=[], dataset="d", split="s")
+    write_manifest("work/m.jsonl", [record])
+    assert json.loads((tmp_path / "work" / "m.jsonl").read_text())["audio"] == "clips/a.wav"
+    assert next(read_manifest("work/m.jsonl")).audio == str(tmp_path / "work" / "clips" / "a.wav")
+    write_manifest("other/m.jsonl", [record])
+    assert json.loads((tmp_path / "other" / "m.jsonl").read_text())["audio"] == str(tmp_path / "work/clips/a.wav")
+
+
 def test_reading_is_lazy(tmp_path):
     write_manifest(tmp_path / "m.jsonl", _records(tmp_path))
     with open(tmp_path / "m.jsonl", "a") as handle:

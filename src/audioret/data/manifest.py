@@ -118,6 +118,9 @@ def read_manifest(path: str | Path, resolve_audio: bool = True) -> Iterator[Mani
 def write_manifest(path: str | Path, records: Iterable[ManifestRecord]) -> int:
     """Write records atomically; audio paths under the manifest's folder are stored relative to it.
 
+    A relative `audio` in a record is taken relative to the current directory (as `read_manifest`
+    returns them resolved, reading and writing elsewhere round-trips); others are stored absolute.
+
     Returns:
         The number of records written.
     """
@@ -126,9 +129,11 @@ def write_manifest(path: str | Path, records: Iterable[ManifestRecord]) -> int:
     count = 0
     with atomic_write(path) as handle:
         for record in records:
-            audio = Path(record.audio)
-            if audio.is_absolute() and audio.is_relative_to(root):
-                record = _replace_audio(record, audio.relative_to(root).as_posix())
+            # In memory a relative path means relative to the working directory, like any path.
+            audio = Path(os.path.abspath(record.audio))
+            stored = audio.relative_to(root).as_posix() if audio.is_relative_to(root) else str(audio)
+            if stored != record.audio:
+                record = _replace_audio(record, stored)
             handle.write(record.to_json() + "\n")
             count += 1
     return count
