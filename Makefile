@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	# later resolver from pulling a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
+	# The official PaSST code, for the equivalence tests only; its declared dependencies (torchaudio,
+	# timm) would not load here and are not needed by the part the tests import.
+	$(BIN)/pip install --quiet --no-deps hear21passt==0.0.26
 	touch $(STAMP)
 
 install: $(STAMP)

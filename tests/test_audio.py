@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audioret.data.audio import audio_duration, load_audio, random_crop, resample, split_windows
+from audioret.utils.audio import audio_duration, load_audio, random_crop, resample, split_windows
 from audioret.utils.errors import AudioDecodeError
 from conftest import write_tone
 

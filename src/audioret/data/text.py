@@ -7,31 +7,17 @@ mask token of its own, so its first sentinel `<extra_id_0>` stands in.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any
 
 import torch
 
 from audioret.utils.errors import AudioretError
+from audioret.utils.text import normalize_caption, tokenize_normalized
 
-_APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`]")
-_SPACES = re.compile(r"\s+")
+__all__ = ["mask_token_id", "mask_tokens", "normalize_caption", "tokenize_captions"]
 
 #: Mask tokens of tokenizers that define none (T5 uses its first sentinel, as in the paper).
 FALLBACK_MASK_TOKENS = ("<extra_id_0>",)
-
-
-def normalize_caption(text: str) -> str:
-    """Lower-case a caption and strip its punctuation.
-
-    Apostrophes join their neighbours ("dog's" -> "dogs"); every other punctuation or symbol
-    character becomes a space, so "high-pitched" -> "high pitched". Whitespace is collapsed.
-    """
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = _APOSTROPHES.sub("", text)
-    text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
-    return _SPACES.sub(" ", text).strip()
 
 
 def mask_token_id(tokenizer: Any) -> int:
@@ -92,14 +78,7 @@ def tokenize_captions(
     Returns:
         The tokenizer's tensors (`input_ids`, `attention_mask`, ...), with `input_ids` masked.
     """
-    batch = tokenizer(
-        [normalize_caption(c) for c in captions],
-        max_length=max_length,
-        truncation=True,
-        padding=True,
-        return_tensors="pt",
-        return_special_tokens_mask=True,
-    )
+    batch = tokenize_normalized(tokenizer, captions, max_length)
     special = batch.pop("special_tokens_mask").bool()
     if mask_prob > 0:
         maskable = ~special & batch["attention_mask"].bool()

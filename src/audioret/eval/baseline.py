@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from audioret.data.audio import load_audio
 from audioret.data.manifest import ManifestRecord
 from audioret.data.text import normalize_caption
+from audioret.utils.audio import load_audio
 
 FEATURE_RATE = 16_000
 N_FFT = 512

@@ -1,1 +1,2 @@
-"""Small shared pieces: errors that carry a user-facing message, atomic file I/O."""
+"""Shared pieces that import nothing else of ours: errors with user-facing messages, atomic file I/O,
+audio decoding and windowing, caption normalisation."""

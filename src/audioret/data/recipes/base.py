@@ -16,8 +16,8 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from audioret.data.audio import AUDIO_EXTENSIONS, audio_duration
 from audioret.data.manifest import ManifestRecord, write_manifest
+from audioret.utils.audio import AUDIO_EXTENSIONS, audio_duration
 from audioret.utils.errors import AudioDecodeError, DataFormatError, MissingFileError
 from audioret.utils.io import atomic_write
 

@@ -1,0 +1,168 @@
+"""`AudioTextModel`: an audio encoder and a text encoder, each with a linear projection into one
+D-dimensional space (1024 in the paper), L2-normalised, plus a trainable temperature.
+
+A model is a folder: `config.json` (architecture, preprocessing, provenance) + `model.safetensors`,
+and `text/` with the text encoder's tokenizer and config so that it rebuilds offline.
+
+Example:
+    >>> model = create_model("cnn-minilm")
+    >>> model.encode_text(["a dog barks"]).shape
+    (1, 1024)
+    >>> model.save_pretrained("runs/my-model")
+    >>> same = AudioTextModel.from_pretrained("runs/my-model")
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn import functional as F  # noqa: N812
+
+from audioret.models.checkpoints import load_state_dict_strict
+from audioret.models.registry import create_encoder, encoder_kind
+from audioret.utils.audio import load_audio, split_windows
+from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
+from audioret.utils.io import atomic_write
+
+CONFIG_FILE, WEIGHTS_FILE, TEXT_FOLDER = "config.json", "model.safetensors", "text"
+# Options that point at published weights; a saved model carries its own weights instead.
+BASE_WEIGHT_OPTIONS = ("checkpoint",)
+
+
+class AudioTextModel(nn.Module):
+    """Dual encoder for text-to-audio retrieval.
+
+    Args:
+        config: {"audio": {"name": ..., **options}, "text": {"name": ..., **options},
+                 "embed_dim": 1024, "temperature": 0.02, "provenance": {...}}
+    """
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__()
+        self.config = copy.deepcopy(config)
+        for side in ("audio", "text"):
+            kind = encoder_kind(config[side]["name"])
+            if kind != side:
+                raise AudioretError(f"{config[side]['name']!r} is a {kind} encoder and cannot be "
+                                    f"the model's {side} encoder")
+        self.audio = create_encoder(**config["audio"])
+        self.text = create_encoder(**config["text"])
+        dim = int(config.get("embed_dim", 1024))
+        self.audio_projection = nn.Linear(self.audio.output_dim, dim)
+        self.text_projection = nn.Linear(self.text.output_dim, dim)
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(float(config.get("temperature", 0.02)))))
+
+    @property
+    def sample_rate(self) -> int:
+        return self.audio.sample_rate
+
+    @property
+    def temperature(self) -> torch.Tensor:
+        return self.log_temperature.exp()
+
+    # --- differentiable paths, used by training -------------------------------------------------
+    def embed_audio(self, waveform: torch.Tensor) -> torch.Tensor:
+        """[batch, samples] at `sample_rate` -> unit-norm [batch, D]."""
+        return F.normalize(self.audio_projection(self.audio(waveform)), dim=-1)
+
+    def embed_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Token ids from `tokenize` -> unit-norm [batch, D]."""
+        return F.normalize(self.text_projection(self.text(input_ids, attention_mask)), dim=-1)
+
+    def tokenize(self, captions: list[str]) -> dict[str, torch.Tensor]:
+        return self.text.tokenize(captions)
+
+    # --- inference on whole clips and strings ----------------------------------------------------
+    @torch.no_grad()
+    def encode_audio(self, inputs: Sequence[str | Path | np.ndarray], batch_size: int = 8) -> np.ndarray:
+        """Unit-norm clip embeddings [n, D] for files (decoded and resampled) or waveforms (1-D, at
+        `sample_rate`). Clips longer than the encoder's window are cut into windows whose embeddings
+        are averaged, weighted by how much real audio each holds."""
+        windows, owners, weights = [], [], []
+        for index, item in enumerate(inputs):
+            wave = load_audio(item, self.sample_rate) if isinstance(item, str | Path) else np.asarray(item, np.float32)
+            if wave.ndim != 1 or len(wave) == 0:
+                raise ValueError(f"input {index}: expected a non-empty 1-D waveform, got shape {wave.shape}")
+            clip_windows, mask = split_windows(wave, self.audio.window_samples)
+            windows.extend(clip_windows)
+            owners.extend([index] * len(clip_windows))
+            weights.extend((mask.sum(axis=1) / mask.shape[1]).astype(np.float32))
+        self.eval()
+        device = next(self.parameters()).device
+        features = [self.audio(torch.from_numpy(np.stack(windows[i : i + batch_size])).to(device)).float().cpu()
+                    for i in range(0, len(windows), batch_size)]
+        weight = torch.tensor(np.array(weights, dtype=np.float32))
+        owner = torch.tensor(owners)
+        weighted = torch.cat(features) * weight[:, None]
+        pooled = torch.zeros(len(inputs), weighted.shape[1]).index_add_(0, owner, weighted)
+        pooled /= torch.zeros(len(inputs)).index_add_(0, owner, weight).unsqueeze(1)
+        projected = self.audio_projection(pooled.to(device)).float()
+        return F.normalize(projected, dim=-1).cpu().numpy()
+
+    @torch.no_grad()
+    def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-norm query embeddings [n, D]. Empty or whitespace-only queries are an error."""
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"query {i} is empty; a query needs at least one word")
+        self.eval()
+        device = next(self.parameters()).device
+        out = []
+        for start in range(0, len(texts), batch_size):
+            batch = {k: v.to(device) for k, v in self.tokenize(list(texts[start : start + batch_size])).items()}
+            out.append(self.embed_text(**batch).float().cpu())
+        return torch.cat(out).numpy()
+
+    # --- model folders ---------------------------------------------------------------------------
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write config.json, model.safetensors and text/ atomically into `folder`."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        if hasattr(self.text, "save_architecture"):
+            self.text.save_architecture(folder / TEXT_FOLDER)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        tmp = folder / f".{WEIGHTS_FILE}.tmp"
+        save_file(state, str(tmp), metadata={"format": "pt"})
+        os.replace(tmp, folder / WEIGHTS_FILE)
+        with atomic_write(folder / CONFIG_FILE) as handle:
+            json.dump(self.config, handle, indent=2)
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> AudioTextModel:
+        """Rebuild a model saved by `save_pretrained`; weights must match its architecture exactly."""
+        folder = Path(folder)
+        config_path = folder / CONFIG_FILE
+        if not config_path.is_file():
+            raise MissingFileError(config_path, "model config",
+                                   "a model folder holds config.json and model.safetensors")
+        try:
+            config = json.loads(config_path.read_text())
+        except json.JSONDecodeError as err:
+            raise DataFormatError(config_path, f"invalid JSON ({err.msg})", err.lineno) from None
+        build = copy.deepcopy(config)
+        for option in BASE_WEIGHT_OPTIONS:
+            build["audio"].pop(option, None)
+        if (folder / TEXT_FOLDER).is_dir():
+            build["text"] = {**build["text"], "path": str(folder / TEXT_FOLDER), "random_init": True}
+        model = cls(build)
+        model.config = config
+        weights = folder / WEIGHTS_FILE
+        if not weights.is_file():
+            raise MissingFileError(weights, "model weights")
+        try:
+            state = load_file(str(weights))
+        except Exception as err:  # safetensors raises its own error types for truncated files
+            raise AudioretError(f"cannot read {weights}: {err} (truncated or not a safetensors file?)") from None
+        load_state_dict_strict(model, state, weights)
+        return model
