@@ -88,7 +88,7 @@ class AudioTextModel(nn.Module):
         """Unit-norm clip embeddings [n, D] for files (decoded and resampled) or waveforms (1-D, at
         `sample_rate`). Clips longer than the encoder's window are cut into windows whose embeddings
         are averaged, weighted by how much real audio each holds."""
-        windows, owners, weights = [], [], []
+        windows, owners, weights, valid = [], [], [], []
         for index, item in enumerate(inputs):
             wave = load_audio(item, self.sample_rate) if isinstance(item, str | Path) else np.asarray(item, np.float32)
             if wave.ndim != 1 or len(wave) == 0:
@@ -96,11 +96,15 @@ class AudioTextModel(nn.Module):
             clip_windows, mask = split_windows(wave, self.audio.window_samples)
             windows.extend(clip_windows)
             owners.extend([index] * len(clip_windows))
+            valid.extend(mask.sum(axis=1))
             weights.extend((mask.sum(axis=1) / mask.shape[1]).astype(np.float32))
         self.eval()
         device = next(self.parameters()).device
-        features = [self.audio(torch.from_numpy(np.stack(windows[i : i + batch_size])).to(device)).float().cpu()
-                    for i in range(0, len(windows), batch_size)]
+        features = []
+        for i in range(0, len(windows), batch_size):
+            batch = torch.from_numpy(np.stack(windows[i : i + batch_size])).to(device)
+            lengths = torch.tensor(valid[i : i + batch_size], device=device)
+            features.append(self.audio(batch, lengths).float().cpu())
         weight = torch.tensor(np.array(weights, dtype=np.float32))
         owner = torch.tensor(owners)
         weighted = torch.cat(features) * weight[:, None]

@@ -17,8 +17,13 @@ class AudioEncoder(nn.Module):
     output_dim: int = 0
     window_seconds: float = 10.0
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def forward(self, waveform: torch.Tensor, valid_samples: torch.Tensor | None = None) -> torch.Tensor:
+        """[batch, samples] -> [batch, output_dim].
+
+        `valid_samples` [batch] says how many leading samples of each row are real audio (the rest is
+        zero padding); encoders that can pool over real audio only use it, others may ignore it.
+        """
+        raise NotImplementedError  # pragma: no cover - abstract
 
     @property
     def window_samples(self) -> int:

@@ -46,7 +46,7 @@ class SmallCNN(AudioEncoder):
                           center=True, return_complex=True)
         return torch.log(self.banks @ (spec.real.pow(2) + spec.imag.pow(2)) + 1e-6)  # [B, mels, frames]
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+    def forward(self, waveform: torch.Tensor, valid_samples: torch.Tensor | None = None) -> torch.Tensor:
         x = self.blocks(self.input_norm(self.log_mel(waveform).unsqueeze(1)))  # [B, C, mels', frames']
         x = x.mean(dim=2)
         return x.mean(dim=-1) + x.amax(dim=-1)

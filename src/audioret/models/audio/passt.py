@@ -131,7 +131,8 @@ class PaSST(AudioEncoder):
         state = filter_keys(state, drop=lambda k: k.startswith(CLASSIFIER_PREFIXES))
         load_state_dict_strict(self, state, path)
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+    def forward(self, waveform: torch.Tensor, valid_samples: torch.Tensor | None = None) -> torch.Tensor:
+        # Zero padding is part of PaSST's training input (clips padded to 10 s), so it is kept.
         return self.forward_mel(self.frontend(waveform))
 
     def forward_mel(self, mel: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,64 @@
+"""BEATs against outputs of the official code on a tiny random model in the published checkpoint
+format (tests/fixtures/make_beats_fixture.py), strict loading, and padding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from audioret.models.audio.beats import BEATs
+from audioret.models.checkpoints import CheckpointMismatchError
+
+FIXTURE = torch.load(Path(__file__).parents[1] / "fixtures" / "beats_tiny.pt", weights_only=True)
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    path = tmp_path / "BEATs_tiny.pt"
+    torch.save({"cfg": FIXTURE["cfg"], "model": FIXTURE["model"]}, path)
+    return path
+
+
+def test_token_outputs_match_the_official_code(checkpoint):
+    encoder = BEATs(checkpoint=checkpoint).eval()
+    with torch.no_grad():
+        tokens, valid = encoder.tokens(FIXTURE["wave"])
+        clip = encoder(FIXTURE["wave"])
+    assert valid.all()
+    torch.testing.assert_close(tokens, FIXTURE["features"], atol=1e-4, rtol=0)
+    torch.testing.assert_close(clip, FIXTURE["features"].mean(1), atol=1e-4, rtol=0)
+
+
+def test_release_layout_loads_strictly_and_shares_one_bias_table(checkpoint):
+    encoder = BEATs(checkpoint=checkpoint)
+    assert encoder.output_dim == 32 and encoder.config["encoder_layers"] == 2
+    shared = encoder.encoder.layers[0].self_attn.relative_attention_bias
+    assert encoder.encoder.layers[1].self_attn.relative_attention_bias is shared
+    assert torch.equal(shared.weight, FIXTURE["model"]["encoder.layers.0.self_attn.relative_attention_bias.weight"])
+
+
+def test_broken_checkpoints_are_named(tmp_path, checkpoint):
+    not_a_release = tmp_path / "weights_only.pt"
+    torch.save(FIXTURE["model"], not_a_release)
+    with pytest.raises(CheckpointMismatchError, match="weights_only.pt is not a BEATs release"):
+        BEATs(checkpoint=not_a_release)
+    partial = tmp_path / "partial.pt"
+    state = dict(FIXTURE["model"])
+    del state["encoder.layers.1.fc2.weight"]
+    torch.save({"cfg": FIXTURE["cfg"], "model": state}, partial)
+    with pytest.raises(CheckpointMismatchError, match=r"partial.pt .*absent, first \['encoder.layers.1.fc2.weight'\]"):
+        BEATs(checkpoint=partial)
+
+
+def test_zero_padding_with_valid_lengths_embeds_like_the_unpadded_clip(checkpoint):
+    encoder = BEATs(checkpoint=checkpoint).eval()
+    clip = FIXTURE["wave"][:1, :20_000]
+    padded = torch.nn.functional.pad(clip, (0, 12_000))
+    with torch.no_grad():
+        alone = encoder(clip)
+        masked = encoder(padded, torch.tensor([20_000]))
+        unmasked = encoder(padded)
+    torch.testing.assert_close(masked, alone, atol=1e-5, rtol=0)
+    assert not torch.allclose(unmasked, alone, atol=1e-3)  # the mask is what makes them equal
