@@ -23,6 +23,7 @@ TINY_AUDIO = {
     "passt-s-s10-ap486": dict(embed_dim=16, depth=1, num_heads=2),
     "cnn-small": dict(widths=(4, 8, 8, 16)),
     "cnn-tiny": {},
+    "cav-mae": dict(embed_dim=16, specific_depth=1, shared_depth=1, num_heads=2),
     "beats": dict(config=dict(embed_dim=16, encoder_embed_dim=16, encoder_ffn_embed_dim=32, encoder_layers=1,
                               encoder_attention_heads=2, conv_pos=8, conv_pos_groups=2)),
 }

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn import functional as F  # noqa: N812
 
 from audioret.models.audio.base import AudioEncoder
 from audioret.models.audio.frontend import PasstMel
+from audioret.models.audio.vit import Block, init_vit_weights
 from audioret.models.checkpoints import filter_keys, load_state_dict_strict, read_checkpoint
 from audioret.models.registry import register_model
 
@@ -36,43 +36,6 @@ class PatchEmbed(nn.Module):
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         return self.proj(mel)  # [B, E, F', T']
-
-
-class Attention(nn.Module):
-    def __init__(self, dim: int, num_heads: int, dropout: float):
-        super().__init__()
-        self.num_heads = num_heads
-        self.qkv = nn.Linear(dim, dim * 3)
-        self.proj = nn.Linear(dim, dim)
-        self.dropout = dropout
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, length, dim = x.shape
-        q, k, v = self.qkv(x).view(batch, length, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
-        return self.proj(out.transpose(1, 2).reshape(batch, length, dim))
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
-
-
-class Block(nn.Module):
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, dropout: float):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(dim, num_heads, dropout)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
 
 
 class PaSST(AudioEncoder):
@@ -107,20 +70,12 @@ class PaSST(AudioEncoder):
         self.new_pos_embed = nn.Parameter(torch.zeros(1, 2, embed_dim))
         self.freq_new_pos_embed = nn.Parameter(torch.zeros(1, embed_dim, grid[0], 1))
         self.time_new_pos_embed = nn.Parameter(torch.zeros(1, embed_dim, 1, grid[1]))
-        self.blocks = nn.Sequential(*[Block(embed_dim, num_heads, mlp_ratio, dropout) for _ in range(depth)])
+        self.blocks = nn.Sequential(*[Block(embed_dim, num_heads, mlp_ratio, dropout, eps=1e-6) for _ in range(depth)])
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
-        self._init_weights()
+        init_vit_weights(self, self.cls_token, self.dist_token, self.new_pos_embed, self.freq_new_pos_embed,
+                         self.time_new_pos_embed)
         if checkpoint is not None:
             self.load_checkpoint(checkpoint)
-
-    def _init_weights(self) -> None:
-        for p in (self.cls_token, self.dist_token, self.new_pos_embed, self.freq_new_pos_embed,
-                  self.time_new_pos_embed):
-            nn.init.trunc_normal_(p, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Load a published PaSST checkpoint (AudioSet classifier heads are dropped)."""

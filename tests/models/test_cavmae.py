@@ -1,0 +1,47 @@
+"""CAV-MAE audio branch against the official code on a tiny random model saved as the releases are
+(tests/fixtures/make_cavmae_fixture.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from audioret.models.audio.cavmae import CAVMAEAudio, audio_branch
+from audioret.models.checkpoints import CheckpointMismatchError
+
+FIXTURE = torch.load(Path(__file__).parents[1] / "fixtures" / "cavmae_tiny.pt", weights_only=True)
+TINY = dict(embed_dim=32, specific_depth=10, shared_depth=2, num_heads=4)
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    path = tmp_path / "cav-mae-tiny.pth"
+    torch.save(FIXTURE["model"], path)
+    return path
+
+
+def test_audio_embeddings_match_the_official_code(checkpoint):
+    encoder = CAVMAEAudio(checkpoint=checkpoint, **TINY).eval()
+    waves = FIXTURE["waves"]  # 3 s (padded to 1024 frames) and 10.6 s (cut to 1024 frames)
+    batch = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
+    with torch.no_grad():
+        out = encoder(batch, torch.tensor([len(w) for w in waves]))
+        first_alone = encoder(waves[0][None])
+    torch.testing.assert_close(out, FIXTURE["features"], atol=1e-4, rtol=0)
+    torch.testing.assert_close(first_alone[0], FIXTURE["features"][0], atol=1e-4, rtol=0)
+
+
+def test_filter_keeps_exactly_the_audio_path():
+    kept = audio_branch(FIXTURE["model"])
+    assert not any(k.startswith(("module.", "blocks_v", "decoder", "patch_embed_v", "norm_v", "mask_token"))
+                   for k in kept)
+    # Shared blocks take the audio-specific norms; audio blocks keep the plain ones.
+    assert torch.equal(kept["blocks_u.0.norm1.weight"], FIXTURE["model"]["module.blocks_u.0.norm1_a.weight"])
+    assert torch.equal(kept["blocks_a.3.norm2.bias"], FIXTURE["model"]["module.blocks_a.3.norm2.bias"])
+
+
+def test_checkpoint_for_another_depth_names_the_difference(checkpoint):
+    with pytest.raises(CheckpointMismatchError, match=r"cav-mae-tiny.pth .*unknown key\(s\), first \['blocks_a.9"):
+        CAVMAEAudio(checkpoint=checkpoint, embed_dim=32, specific_depth=9, shared_depth=2, num_heads=4)
