@@ -62,3 +62,32 @@ def test_zero_padding_with_valid_lengths_embeds_like_the_unpadded_clip(checkpoin
         unmasked = encoder(padded)
     torch.testing.assert_close(masked, alone, atol=1e-5, rtol=0)
     assert not torch.allclose(unmasked, alone, atol=1e-3)  # the mask is what makes them equal
+
+
+def _vast_like(state: dict, wrap: bool, prefix: str = "") -> dict:
+    """A VAST-style checkpoint: BEATs under `audio_encoder.` beside vision and text encoders."""
+    full = {f"{prefix}audio_encoder.{k}": v for k, v in state.items()}
+    full[f"{prefix}vision_encoder.visual.conv1.weight"] = torch.zeros(4, 3, 2, 2)
+    full[f"{prefix}multimodal_encoder.bert.embeddings.word_embeddings.weight"] = torch.zeros(10, 4)
+    return {"model": full} if wrap else full
+
+
+@pytest.mark.parametrize(("wrap", "prefix"), [(False, ""), (True, ""), (False, "module.")])
+def test_vast_checkpoints_load_their_beats_branch(tmp_path, wrap, prefix):
+    from audioret.models import create_model
+
+    path = tmp_path / "vast.pth"
+    torch.save(_vast_like(FIXTURE["model"], wrap, prefix), path)
+    encoder = create_model("vast-audio", checkpoint=path, config=FIXTURE["cfg"]).eval()
+    with torch.no_grad():
+        tokens, _ = encoder.tokens(FIXTURE["wave"])
+    torch.testing.assert_close(tokens, FIXTURE["features"], atol=1e-4, rtol=0)
+
+
+def test_a_file_without_vast_audio_weights_is_named(tmp_path):
+    from audioret.models import create_model
+
+    path = tmp_path / "not-vast.pth"
+    torch.save(FIXTURE["model"], path)
+    with pytest.raises(CheckpointMismatchError, match=r"not-vast.pth holds no 'audio_encoder.\*' tensors"):
+        create_model("vast-audio", checkpoint=path, config=FIXTURE["cfg"])

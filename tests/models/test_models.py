@@ -27,6 +27,7 @@ TINY_AUDIO = {
     "beats": dict(config=dict(embed_dim=16, encoder_embed_dim=16, encoder_ffn_embed_dim=32, encoder_layers=1,
                               encoder_attention_heads=2, conv_pos=8, conv_pos_groups=2)),
 }
+TINY_AUDIO["vast-audio"] = TINY_AUDIO["beats"]
 TEXT_FAMILIES = {"bert": "bert", "roberta": "roberta", "t5": "t5"}
 
 

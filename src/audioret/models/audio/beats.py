@@ -217,3 +217,37 @@ class BEATs(AudioEncoder):
 def beats(**cfg: Any) -> BEATs:
     """BEATs (paper: fine-tuned on AudioSet, BEATs_iter3_plus_AS2M.pt)."""
     return BEATs(**cfg)
+
+
+VAST_PREFIX = "audio_encoder."
+
+
+def vast_audio_branch(checkpoint: Any, source: str | Path) -> dict[str, torch.Tensor]:
+    """The BEATs tensors inside a VAST checkpoint.
+
+    VAST's model holds the official BEATs module as `audio_encoder` (initialised from
+    BEATs_iter3_plus_AS2M with a strict load), so its audio weights are the BEATs keys under that
+    prefix. A {"model": ...} wrapper and a DataParallel `module.` prefix are accepted.
+    """
+    state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise CheckpointMismatchError(f"{source} is not a state dict")
+    state = filter_keys(state, strip_prefix="module.")
+    audio = {k[len(VAST_PREFIX):]: v for k, v in state.items() if k.startswith(VAST_PREFIX)}
+    if not audio:
+        raise CheckpointMismatchError(f"{source} holds no '{VAST_PREFIX}*' tensors; the file's first keys are "
+                                      f"{list(state)[:3]}. Is it a VAST checkpoint?")
+    return filter_keys(audio, drop=lambda k: k.startswith(UNUSED_PREFIXES))
+
+
+@register_model("vast-audio", "audio")
+def vast_audio(checkpoint: str | Path | None = None, config: dict[str, Any] | None = None, **cfg: Any) -> BEATs:
+    """VAST's audio encoder: BEATs (fine-tuned AudioSet configuration) with the weights VAST trained.
+
+    Preprocessing is BEATs' own; VAST's dataloader settings could not be checked from public sources.
+    """
+    encoder = BEATs(config=config, **cfg)
+    if checkpoint is not None:
+        published = read_checkpoint(checkpoint, "VAST checkpoint", "download a VAST release and pass its path")
+        load_state_dict_strict(encoder, vast_audio_branch(published, checkpoint), checkpoint)
+    return encoder
