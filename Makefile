@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 	# The official PaSST code, for the equivalence tests only; its declared dependencies (torchaudio,
 	# timm) would not load here and are not needed by the part the tests import.
 	$(BIN)/pip install --quiet --no-deps hear21passt==0.0.26
+	# aiSFX's weights (CC-BY-4.0). The package pins numpy 1.23 and librosa 0.9, which audioret needs
+	# neither of: its own encoder reads the checkpoint file alone.
+	$(BIN)/pip install --quiet --no-deps aisfx==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)

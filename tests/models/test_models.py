@@ -28,6 +28,7 @@ TINY_AUDIO = {
                               encoder_attention_heads=2, conv_pos=8, conv_pos_groups=2)),
 }
 TINY_AUDIO["vast-audio"] = TINY_AUDIO["beats"]
+TINY_AUDIO["aisfx"] = dict(width=4)
 TEXT_FAMILIES = {"bert": "bert", "roberta": "roberta", "t5": "t5"}
 
 
