@@ -12,6 +12,8 @@ import pytest
 import soundfile as sf
 
 _real_connect = socket.socket.connect
+#: Connections refused during the current test; a library that swallows the error cannot hide one.
+NETWORK_ATTEMPTS: list[object] = []
 
 
 def _loopback_only(self: socket.socket, address, *args, **kwargs):
@@ -22,15 +24,26 @@ def _loopback_only(self: socket.socket, address, *args, **kwargs):
         except ValueError:
             is_local = host == "localhost"
         if not is_local:
+            NETWORK_ATTEMPTS.append(address)
             raise RuntimeError(f"test tried to reach the network ({address}); audioret must work offline")
     return _real_connect(self, address, *args, **kwargs)
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _offline(monkeypatch_session=None):
+def _offline_session():
     socket.socket.connect = _loopback_only
     yield
     socket.socket.connect = _real_connect
+
+
+@pytest.fixture(autouse=True)
+def _no_network_attempt():
+    NETWORK_ATTEMPTS.clear()
+    yield
+    if NETWORK_ATTEMPTS:
+        attempts = list(NETWORK_ATTEMPTS)
+        NETWORK_ATTEMPTS.clear()
+        pytest.fail(f"the test tried to reach the network: {attempts}")
 
 
 def write_tone(path: Path, seconds: float = 1.0, rate: int = 16_000, freq: float = 440.0, channels: int = 1,
