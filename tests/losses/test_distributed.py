@@ -1,0 +1,81 @@
+"""The loss over N processes (embeddings all-gathered with their gradient, gradients averaged as
+DDP does) equals the single-process loss on the same global batch, gradients included."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from audioret.losses import ContrastiveLoss
+
+WORLD, LOCAL, IN, DIM = 2, 3, 5, 4
+
+
+def _setup():
+    torch.manual_seed(0)
+    audio_net, text_net = nn.Linear(IN, DIM), nn.Linear(IN, DIM)
+    log_tau = nn.Parameter(torch.tensor(-2.0))
+    x_audio, x_text = torch.randn(WORLD * LOCAL, IN), torch.randn(WORLD * LOCAL, IN)
+    x_mixed = torch.randn(WORLD * LOCAL, IN)
+    clip_ids = torch.tensor([0, 1, 2, 3, 3, 5])  # rows 3 and 4: two captions of one clip
+    lam = torch.rand(WORLD * LOCAL)
+    partner_local = torch.tensor([[1, 2, 0], [2, 0, 1]])  # each process mixes within its own shard
+    return audio_net, text_net, log_tau, x_audio, x_text, x_mixed, clip_ids, lam, partner_local
+
+
+def _loss(audio_net, text_net, log_tau, rows, x_audio, x_text, x_mixed, clip_ids, lam, partner):
+    norm = nn.functional.normalize
+    return ContrastiveLoss()(norm(audio_net(x_audio[rows]), dim=-1), norm(text_net(x_text[rows]), dim=-1),
+                             log_tau.exp(), clip_ids[rows], norm(audio_net(x_mixed[rows]), dim=-1), lam[rows],
+                             partner)["loss"]
+
+
+def _worker(rank: int, port: int, queue) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    audio_net, text_net, log_tau, x_audio, x_text, x_mixed, clip_ids, lam, partner_local = _setup()
+    rows = torch.arange(rank * LOCAL, (rank + 1) * LOCAL)
+    loss = _loss(audio_net, text_net, log_tau, rows, x_audio, x_text, x_mixed, clip_ids, lam, partner_local[rank])
+    loss.backward()
+    grads = [p.grad for p in (*audio_net.parameters(), *text_net.parameters(), log_tau)]
+    for g in grads:  # what DDP does after backward
+        dist.all_reduce(g)
+        g /= WORLD
+    queue.put((rank, loss.item(), [g.clone() for g in grads]))
+    dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_gloo_processes_equal_one_process():
+    audio_net, text_net, log_tau, x_audio, x_text, x_mixed, clip_ids, lam, partner_local = _setup()
+    partner_global = torch.cat([partner_local[0], partner_local[1] + LOCAL])
+    single = _loss(audio_net, text_net, log_tau, torch.arange(WORLD * LOCAL), x_audio, x_text, x_mixed, clip_ids,
+                   lam, partner_global)
+    single.backward()
+    expected = [p.grad for p in (*audio_net.parameters(), *text_net.parameters(), log_tau)]
+
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    port = _free_port()
+    processes = [context.Process(target=_worker, args=(rank, port, queue)) for rank in range(WORLD)]
+    for p in processes:
+        p.start()
+    results = [queue.get(timeout=120) for _ in range(WORLD)]
+    for p in processes:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    for _, loss, grads in results:
+        assert loss == pytest.approx(single.item(), abs=1e-6)
+        for got, want in zip(grads, expected, strict=True):
+            torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
