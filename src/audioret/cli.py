@@ -49,6 +49,38 @@ def prepare(
 
 
 @app.command()
+def train(
+    recipe: Annotated[Path, typer.Argument(help="a recipe YAML, e.g. recipes/cpu-synth.yaml")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a recipe key: train.lr=3e-4")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="ignore RUN_DIR/checkpoints/last.ckpt, start over")] = False,
+) -> None:
+    """Train a model; a killed run resumes from its last checkpoint when started again."""
+    from audioret.config import load_recipe
+    from audioret.train.run import train as run_training
+
+    config = load_recipe(recipe, set_ or [])
+    console.print(f"run folder: {config.run_dir}")
+    folder = run_training(config, resume=not fresh)
+    console.print(f"averaged model: {folder}")
+
+
+@app.command()
+def average(
+    run_dir: Annotated[Path, typer.Argument(help="a folder created by `audioret train`")],
+    top: Annotated[int, typer.Option(help="how many of the best checkpoints to average")] = 10,
+    out: Annotated[Path | None, typer.Option(help="model folder to write (default RUN_DIR/model)")] = None,
+) -> None:
+    """Average the weights of a run's best validated checkpoints into one model folder."""
+    from audioret.train.averaging import average_run
+
+    folder, ranked = average_run(run_dir, top, out)
+    table = Table("val mAP@10", "checkpoint", title=f"averaged {len(ranked)} checkpoints into {folder}")
+    for score, path in ranked:
+        table.add_row(f"{score:.4f}", path.name)
+    console.print(table)
+
+
+@app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="where the demo corpus is written")] = Path("audioret-demo"),
     size: Annotated[int, typer.Option(help="synth train clips")] = 500,

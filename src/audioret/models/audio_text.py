@@ -88,17 +88,25 @@ class AudioTextModel(nn.Module):
         """Unit-norm clip embeddings [n, D] for files (decoded and resampled) or waveforms (1-D, at
         `sample_rate`). Clips longer than the encoder's window are cut into windows whose embeddings
         are averaged, weighted by how much real audio each holds."""
-        windows, owners, weights, valid = [], [], [], []
+        waves = []
         for index, item in enumerate(inputs):
             wave = load_audio(item, self.sample_rate) if isinstance(item, str | Path) else np.asarray(item, np.float32)
             if wave.ndim != 1 or len(wave) == 0:
                 raise ValueError(f"input {index}: expected a non-empty 1-D waveform, got shape {wave.shape}")
+            waves.append(wave)
+        self.eval()
+        return self.embed_clips(waves, batch_size).cpu().numpy()
+
+    @torch.no_grad()
+    def embed_clips(self, waves: Sequence[np.ndarray], batch_size: int = 8) -> torch.Tensor:
+        """Unit-norm [n, D] for whole clips at `sample_rate`, in the current train/eval mode."""
+        windows, owners, weights, valid = [], [], [], []
+        for index, wave in enumerate(waves):
             clip_windows, mask = split_windows(wave, self.audio.window_samples)
             windows.extend(clip_windows)
             owners.extend([index] * len(clip_windows))
             valid.extend(mask.sum(axis=1))
             weights.extend((mask.sum(axis=1) / mask.shape[1]).astype(np.float32))
-        self.eval()
         device = next(self.parameters()).device
         features = []
         for i in range(0, len(windows), batch_size):
@@ -108,10 +116,9 @@ class AudioTextModel(nn.Module):
         weight = torch.tensor(np.array(weights, dtype=np.float32))
         owner = torch.tensor(owners)
         weighted = torch.cat(features) * weight[:, None]
-        pooled = torch.zeros(len(inputs), weighted.shape[1]).index_add_(0, owner, weighted)
-        pooled /= torch.zeros(len(inputs)).index_add_(0, owner, weight).unsqueeze(1)
-        projected = self.audio_projection(pooled.to(device)).float()
-        return F.normalize(projected, dim=-1).cpu().numpy()
+        pooled = torch.zeros(len(waves), weighted.shape[1]).index_add_(0, owner, weighted)
+        pooled /= torch.zeros(len(waves)).index_add_(0, owner, weight).unsqueeze(1)
+        return F.normalize(self.audio_projection(pooled.to(device)).float(), dim=-1)
 
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:

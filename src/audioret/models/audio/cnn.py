@@ -24,16 +24,19 @@ class SmallCNN(AudioEncoder):
 
     Args:
         widths: channels of the four blocks; output_dim is the last.
+        n_mels: mel bands.
         window_seconds: clip length used in training and for splitting long audio.
+        hop: STFT hop in samples (160 = 10 ms); a longer hop trades time resolution for speed.
     """
 
     sample_rate = 16_000
 
-    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 256), n_mels: int = 64, window_seconds: float = 10.0):
+    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 256), n_mels: int = 64, window_seconds: float = 10.0,
+                 hop: int = 160):
         super().__init__()
         self.window_seconds = window_seconds
         self.output_dim = widths[-1]
-        self.n_fft, self.hop = 512, 160
+        self.n_fft, self.hop = 512, hop
         self.register_buffer("window", torch.hann_window(400), persistent=False)
         self.register_buffer("banks", kaldi_mel_banks(n_mels, self.n_fft, self.sample_rate, 20.0, 0.0),
                              persistent=False)

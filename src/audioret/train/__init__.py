@@ -1,0 +1,1 @@
+"""Training: the Lightning module, the run driver, checkpoint averaging."""
