@@ -133,11 +133,13 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in update.items():
         old = out.get(key)
-        same_encoder = isinstance(old, dict) and value.get("name", old.get("name")) == old.get("name") \
-            if isinstance(value, dict) else False
-        mergeable = isinstance(value, dict) and isinstance(old, dict) and same_encoder
+        mergeable = isinstance(value, dict) and isinstance(old, dict) and _same_name(old, value)
         out[key] = deep_merge(old, value) if mergeable else value
     return out
+
+
+def _same_name(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    return new.get("name", old.get("name")) == old.get("name")
 
 
 def apply_override(raw: dict[str, Any], override: str) -> None:
