@@ -59,6 +59,20 @@ def test_missing_manifests_fail_before_any_weight_loads(tmp_path):
         check_inputs(load_recipe(tmp_path / "r.yaml"))
 
 
+def test_missing_audio_is_named_before_training(tmp_path):
+    from audioret.data.manifest import write_manifest
+
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    present = write_tone(tmp_path / "clips" / "a.wav")
+    records = [ManifestRecord(id=n, audio=str(tmp_path / "clips" / n), captions=["x"], dataset="d", split="s")
+               for n in ("a.wav", "gone.wav")]
+    write_manifest(tmp_path / "train.jsonl", records)
+    write_manifest(tmp_path / "val.jsonl", records[:1])
+    assert present.is_file()
+    with pytest.raises(MissingFileError, match=r"listed in .*train.jsonl \(1 missing in all\): .*gone.wav"):
+        check_inputs(load_recipe(tmp_path / "r.yaml"))
+
+
 def test_schedule_warms_up_then_decays_by_cosine():
     assert [warmup_cosine(s, 4, 20) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
     assert warmup_cosine(4, 4, 20) == pytest.approx(1.0)

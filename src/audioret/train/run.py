@@ -18,6 +18,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from audioret.config import RecipeConfig, to_dict
+from audioret.data.manifest import read_manifest
 from audioret.models import AudioTextModel
 from audioret.train.averaging import average_run, model_config
 from audioret.train.module import VAL_METRIC, RetrievalModule
@@ -35,6 +36,11 @@ def check_inputs(config: RecipeConfig) -> None:
     if not config.data.val_manifest or not Path(config.data.val_manifest).is_file():
         raise MissingFileError(config.data.val_manifest or "data.val_manifest", "validation manifest",
                                "validation selects the checkpoints that are averaged")
+    for manifest in [e.manifest for e in config.data.train] + [config.data.val_manifest]:
+        missing = [r.audio for r in read_manifest(manifest) if not Path(r.audio).is_file()]
+        if missing:
+            raise MissingFileError(missing[0], f"audio file listed in {manifest} ({len(missing)} missing in all)",
+                                   "re-run `audioret prepare`, which lists only files it found")
 
 
 def build_trainer(config: RecipeConfig, callbacks: list | None = None) -> tuple[L.Trainer, ModelCheckpoint]:
