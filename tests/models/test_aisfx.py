@@ -11,23 +11,9 @@ import torch
 
 from audioret.models.audio.aisfx import Aisfx, package_checkpoint
 from audioret.models.checkpoints import CheckpointMismatchError
+from fixtures.aisfx_signals import signals
 
 REFERENCE = np.load(Path(__file__).parents[1] / "fixtures" / "aisfx_reference.npz")
-RATE = 44_100
-
-
-def signals() -> dict[str, np.ndarray]:
-    """The closed-form test signals the fixture was made from."""
-    out = {}
-    for name, seconds in (("long", 4.0), ("short", 1.5)):
-        t = np.arange(int(RATE * seconds)) / RATE
-        chirp = np.sin(2 * np.pi * (300 * t + 800 * t**2))
-        buzz = np.sign(np.sin(2 * np.pi * 97 * t)) * (0.5 + 0.5 * np.sin(2 * np.pi * 1.3 * t))
-        hiss = np.sin(2 * np.pi * 5000 * t + 40 * np.sin(2 * np.pi * 37 * t))
-        out[name] = (0.4 * chirp + 0.2 * buzz + 0.1 * hiss).astype(np.float32)
-    return out
-
-
 @pytest.fixture(scope="module")
 def pretrained():
     return Aisfx(pretrained=True).eval()
