@@ -61,7 +61,8 @@ def train(
     config = load_recipe(recipe, set_ or [])
     console.print(f"run folder: {config.run_dir}")
     folder = run_training(config, resume=not fresh)
-    console.print(f"averaged model: {folder}")
+    if folder is not None:  # rank 0 of a multi-process run, or a single-process run
+        console.print(f"averaged model: {folder}")
 
 
 @app.command()

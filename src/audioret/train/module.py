@@ -120,8 +120,10 @@ class RetrievalModule(L.LightningModule):
         targets = targets_from_records(self.val_records)
         text = torch.from_numpy(self.model.encode_text(targets.queries)).to(audio)
         metrics = retrieval_metrics((text @ audio.T).numpy(), targets.relevant)
-        self.log(VAL_METRIC, metrics["mAP@10"], prog_bar=True)
-        self.log_dict({f"val/{k}": metrics[k] for k in ("R@1", "R@5", "R@10")})
+        # Every process validates the whole manifest, so averaging over processes changes nothing; it
+        # gives each process's checkpoint callback the same value, as DDP requires.
+        self.log(VAL_METRIC, metrics["mAP@10"], prog_bar=True, sync_dist=True)
+        self.log_dict({f"val/{k}": metrics[k] for k in ("R@1", "R@5", "R@10")}, sync_dist=True)
 
     # --- checkpoints -----------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -60,8 +60,9 @@ def build_trainer(config: RecipeConfig, callbacks: list | None = None) -> tuple[
     return trainer, checkpoints
 
 
-def train(config: RecipeConfig, resume: bool = True, callbacks: list | None = None) -> Path:
-    """Train, validate, keep the best checkpoints, average them; returns the model folder."""
+def train(config: RecipeConfig, resume: bool = True, callbacks: list | None = None) -> Path | None:
+    """Train, validate, keep the best checkpoints, average them; returns the model folder (None on
+    processes other than rank 0, which leave averaging to it)."""
     check_inputs(config)
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -80,6 +81,6 @@ def train(config: RecipeConfig, resume: bool = True, callbacks: list | None = No
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         trainer.fit(module, ckpt_path=ckpt_path)
     if trainer.global_rank != 0:
-        return run_dir / "model"
+        return None
     folder, _ = average_run(run_dir, config.train.keep_top)
     return folder
