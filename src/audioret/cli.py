@@ -81,6 +81,52 @@ def average(
     console.print(table)
 
 
+@app.command(name="eval")
+def evaluate_command(
+    manifest: Annotated[Path, typer.Option(help="the clips and captions to evaluate on (JSONL manifest)")],
+    model: Annotated[list[Path], typer.Option(help="model folder; repeat for several (ensemble)")],
+    paraphrases: Annotated[Path | None, typer.Option(help="JSON {query: [..]} or ClothoV2-GPT variations")] = None,
+    n_paraphrases: Annotated[int, typer.Option(help="paraphrases averaged per query")] = 5,
+    augment: Annotated[str, typer.Option(help="query augmentation: without, with, both")] = "without",
+    paraphraser: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint that writes paraphrases")] = None,
+    paraphraser_model: Annotated[str, typer.Option(help="model name sent to the endpoint")] = "gpt-3.5-turbo",
+    seeds: Annotated[bool, typer.Option(help="the models are seeds of one configuration: add mean +- std")] = False,
+    cache: Annotated[Path | None, typer.Option(help="embedding cache folder (default ~/.cache/audioret)")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """mAP@10 with its jackknife 95% interval, R@1/5/10 and multi-positive mAP@10 for models and ensembles."""
+    import json
+    import os
+
+    from audioret.eval.evaluator import evaluate
+    from audioret.eval.paraphrases import Paraphrases, complete_paraphrases
+
+    table = Paraphrases.load(paraphrases) if paraphrases and paraphrases.is_file() else Paraphrases()
+    if paraphraser:
+        from audioret.data.manifest import read_manifest
+
+        cache_file = paraphrases or manifest.with_suffix(".paraphrases.json")
+        queries = [c for r in read_manifest(manifest) for c in r.captions]
+        table = complete_paraphrases(table, queries, n_paraphrases, paraphraser, paraphraser_model, cache_file,
+                                     os.environ.get("OPENAI_API_KEY"))
+        console.print(f"paraphrases cached in {cache_file}")
+    rows = evaluate(manifest, model, table if len(table) else None, n_paraphrases, augment, seeds, cache)
+    if json_output:
+        print(json.dumps({"manifest": str(manifest), "rows": [r.as_dict() for r in rows]}))
+        return
+    out = Table("model", "mAP@10 [95% CI]", "R@1", "R@5", "R@10", "mAP@10 multi", title=f"{manifest}: "
+                f"{int(rows[0].metrics['n_queries'])} queries, {int(rows[0].metrics['n_clips'])} clips")
+    for row in rows:
+        m, sd = row.metrics, row.std
+
+        def cell(key: str, m=m, sd=sd) -> str:
+            return f"{100 * m[key]:.2f}" + (f" ± {100 * sd[key]:.2f}" if key in sd else "")
+
+        interval = f" [{100 * m['mAP@10_ci_low']:.2f}, {100 * m['mAP@10_ci_high']:.2f}]" if not sd else ""
+        out.add_row(row.name, cell("mAP@10") + interval, cell("R@1"), cell("R@5"), cell("R@10"), cell("mAP@10_multi"))
+    console.print(out)
+
+
 @app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="where the demo corpus is written")] = Path("audioret-demo"),

@@ -11,8 +11,10 @@ import pytest
 from audioret.config import DataConfig, DatasetEntry, ModelConfig, RecipeConfig, TrainConfig
 from audioret.data.manifest import read_manifest
 from audioret.data.recipes import prepare
+from audioret.eval.evaluator import evaluate
 from audioret.eval.metrics import chance_map_at_k, retrieval_metrics, targets_from_records
 from audioret.models import AudioTextModel
+from audioret.train.averaging import average_run
 from audioret.train.run import train
 
 
@@ -68,6 +70,11 @@ def test_smoke_run_learns_and_averages(synth, tmp_path):
     metrics = retrieval_metrics(scores, targets.relevant)
     chance = chance_map_at_k(len(val))
     assert metrics["mAP@10_ci_low"] > 2.5 * chance, (metrics, chance)
+
+    # `audioret eval` on the best checkpoint reproduces the validation figure training logged for it.
+    best, ranked = average_run(run, top=1, out=tmp_path / "best")
+    (row,) = evaluate(synth / "synth_val.jsonl", [best], cache_root=tmp_path / "cache")
+    assert row.metrics["mAP@10"] == pytest.approx(ranked[0][0], abs=1e-5)
 
 
 def test_killed_run_resumes_with_the_same_data_order(synth, tmp_path):
