@@ -128,6 +128,37 @@ def evaluate_command(
 
 
 @app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="run folders (several seeds of a recipe are grouped)")],
+    manifest: Annotated[list[Path], typer.Option(help="evaluation manifest; repeat for more columns")],
+    paraphrases: Annotated[Path | None, typer.Option(help="paraphrases for the Table 4 ensemble")] = None,
+    n_paraphrases: Annotated[int, typer.Option(help="paraphrases averaged per query")] = 5,
+    cache: Annotated[Path | None, typer.Option(help="embedding cache folder")] = None,
+) -> None:
+    """Print the paper's Tables 1-4 layouts (mAP@10, mean ± std over seeds) from run folders."""
+    from audioret.eval.paraphrases import Paraphrases
+    from audioret.eval.report import HEADERS, TABLE_TITLES, build_report, format_cell
+
+    table_data = Paraphrases.load(paraphrases) if paraphrases else None
+    groups, ensembles = build_report(runs, manifest, table_data, n_paraphrases, cache)
+    columns = [f"mAP@10 {m.stem}" for m in manifest]
+    for key, title in TABLE_TITLES.items():
+        members = [g for g in groups if g.table == key]
+        if not members:
+            continue
+        out = Table(*HEADERS[key], "seeds", *columns, title=title)
+        for group in members:
+            cells = [format_cell(group.scores[str(m)]) for m in manifest]
+            out.add_row(*group.describe(), str(len(group.runs)), *cells)
+        console.print(out)
+    if ensembles:
+        members = sum(len(g.runs) for g in groups) * (2 if paraphrases else 1)
+        out = Table("model", *columns, title="Table 4: ensembles")
+        out.add_row(f"ensemble of {members} members", *[f"{100 * ensembles[str(m)]['mAP@10']:.2f}" for m in manifest])
+        console.print(out)
+
+
+@app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="where the demo corpus is written")] = Path("audioret-demo"),
     size: Annotated[int, typer.Option(help="synth train clips")] = 500,
