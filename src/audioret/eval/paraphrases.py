@@ -36,9 +36,6 @@ class Paraphrases:
     def get(self, query: str, n: int) -> list[str]:
         return self.table.get(normalize_caption(query), [])[:n]
 
-    def missing(self, queries: Iterable[str], n: int) -> list[str]:
-        return [q for q in queries if len(self.get(q, n)) < n]
-
     @classmethod
     def load(cls, path: str | Path) -> Paraphrases:
         path = Path(path)

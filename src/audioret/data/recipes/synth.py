@@ -17,7 +17,6 @@ Writes SRC/{train,val,eval}/*.flac (16 kHz) and OUT/synth_{train,val,eval}.jsonl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -155,11 +154,6 @@ def caption_clip(plan: ClipPlan, rng: np.random.Generator, count: int = 5) -> li
             captions.append(text)
         attempts += 1
     return captions
-
-
-def all_pairs() -> list[frozenset[str]]:
-    """Every unordered pair of distinct event kinds."""
-    return [frozenset(p) for p in combinations(KINDS, 2)]
 
 
 def _write_clip(src: Path, split: str, index: int, seed: int) -> ManifestRecord:
