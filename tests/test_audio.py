@@ -95,3 +95,43 @@ def test_corrupt_and_non_audio_files_name_the_file(tmp_path):
 def test_missing_file_is_a_decode_error(tmp_path):
     with pytest.raises(AudioDecodeError, match="no such file"):
         load_audio(tmp_path / "absent.wav")
+
+
+def test_random_crop_from_file_reads_the_same_samples_as_decoding_all(tmp_path):
+    from audioret.utils.audio import load_random_crop
+
+    rate = 16_000
+    t = np.arange(rate * 6) / rate
+    signal = (0.5 * np.sin(2 * np.pi * 220 * t) * np.linspace(0, 1, len(t))).astype(np.float32)
+    import soundfile as sf
+
+    sf.write(tmp_path / "long.wav", signal, rate, subtype="FLOAT")
+    starts = set()
+    for seed in range(20):
+        window, valid = load_random_crop(tmp_path / "long.wav", rate, rate * 2, np.random.default_rng(seed))
+        assert valid == rate * 2
+        # The signal's envelope rises monotonically, so its first sample locates the window; the whole
+        # window must then be that exact slice of the file.
+        start = int(np.flatnonzero(signal == window[0])[0]) if window[0] != 0 else 0
+        assert np.array_equal(signal[start : start + rate * 2], window)
+        starts.add(start)
+    assert len(starts) > 10  # the crop position varies with the generator
+    again, _ = load_random_crop(tmp_path / "long.wav", rate, rate * 2, np.random.default_rng(3))
+    first, _ = load_random_crop(tmp_path / "long.wav", rate, rate * 2, np.random.default_rng(3))
+    assert np.array_equal(again, first)
+
+
+def test_random_crop_from_file_resamples_and_pads(tmp_path):
+    from audioret.utils.audio import load_random_crop
+
+    path = write_tone(tmp_path / "short.wav", seconds=1.0, rate=44_100, channels=2)
+    window, valid = load_random_crop(path, 16_000, 32_000, np.random.default_rng(0))
+    assert len(window) == 32_000 and valid == 16_000 and not window[valid:].any()
+    spectrum = np.abs(np.fft.rfft(window[:16_000]))
+    assert np.argmax(spectrum) == pytest.approx(440, abs=2)
+    whole = load_audio(path, 16_000)
+    np.testing.assert_allclose(window[:valid], whole, atol=1e-6)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(AudioDecodeError, match="empty.wav"):
+        load_random_crop(empty, 16_000, 100, np.random.default_rng(0))

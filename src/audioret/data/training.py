@@ -17,7 +17,7 @@ from torch.utils.data import Dataset, Sampler
 
 from audioret.data.manifest import ManifestRecord
 from audioret.data.text import tokenize_captions
-from audioret.utils.audio import load_audio, random_crop
+from audioret.utils.audio import load_random_crop
 from audioret.utils.errors import AudioretError
 
 Item = tuple[int, int, int]  # (dataset index, clip index, epoch)
@@ -88,7 +88,7 @@ class TrainingClips(Dataset):
         paraphrases = record.variations[caption_index] if record.variations else []
         if paraphrases and rng.random() < clip_set.variation_prob:
             caption = paraphrases[int(rng.integers(len(paraphrases)))]
-        wave, _ = random_crop(load_audio(record.audio, self.sample_rate), self.clip_samples, rng)
+        wave, _ = load_random_crop(record.audio, self.sample_rate, self.clip_samples, rng)
         return {"audio": wave, "caption": caption, "clip_id": dataset * CLIP_ID_STRIDE + clip}
 
 

@@ -78,6 +78,37 @@ def random_crop(wave: np.ndarray, length: int, rng: np.random.Generator) -> tupl
     return padded, len(wave)
 
 
+def load_random_crop(path: str | Path, sample_rate: int, length: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """A random window of `length` samples at `sample_rate`, reading only that part of the file.
+
+    Long training files (WavCaps averages a minute) are not decoded whole: the window is chosen in
+    the file's own frames, read with a seek, mixed to mono and resampled. Shorter files are
+    zero-padded at the end.
+
+    Returns:
+        (window, n_valid) as `random_crop` does.
+
+    Raises:
+        AudioDecodeError: the file is empty, corrupt or unsupported.
+    """
+    path = Path(path)
+    _check_not_empty(path)
+    try:
+        info = sf.info(str(path))
+        needed = min(info.frames, int(np.ceil(length * info.samplerate / sample_rate)))
+        start = int(rng.integers(0, info.frames - needed + 1)) if info.frames > needed else 0
+        wave, file_rate = sf.read(str(path), start=start, frames=needed, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise AudioDecodeError(path, _reason(err)) from None
+    if wave.shape[0] == 0:
+        raise AudioDecodeError(path, "the file holds no audio samples")
+    mono = resample(wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0], file_rate, sample_rate)[:length]
+    window = np.zeros(length, dtype=np.float32)
+    window[: len(mono)] = mono
+    return window, len(mono)
+
+
 def split_windows(wave: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Cut a whole clip into non-overlapping windows of `length` samples for evaluation.
 
