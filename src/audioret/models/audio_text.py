@@ -8,8 +8,8 @@ Example:
     >>> model = create_model("cnn-minilm")
     >>> model.encode_text(["a dog barks"]).shape
     (1, 1024)
-    >>> model.save_pretrained("runs/my-model")
-    >>> same = AudioTextModel.from_pretrained("runs/my-model")
+    >>> model.save_pretrained("./runs/my-model")
+    >>> same = AudioTextModel.from_pretrained("./runs/my-model")  # a local folder; nothing is downloaded
 """
 
 from __future__ import annotations
