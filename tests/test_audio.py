@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audioret.utils.audio import audio_duration, load_audio, random_crop, resample, split_windows
+from audioret.utils.audio import audio_duration, load_audio, resample, split_windows
 from audioret.utils.errors import AudioDecodeError
 from conftest import write_tone
 
@@ -46,18 +46,21 @@ def test_load_resamples_to_requested_rate(tmp_path):
     assert len(load_audio(path, 16_000)) == 32_000
 
 
-def test_random_crop_is_in_bounds_and_pads_short_clips():
-    rng = np.random.default_rng(0)
-    wave = np.arange(100, dtype=np.float32)
+def test_random_crop_from_file_is_in_bounds_and_reaches_every_start(tmp_path):
+    import soundfile as sf
+
+    from audioret.utils.audio import load_random_crop
+
+    wave = np.arange(100, dtype=np.float32) / 1000  # exact in 32-bit float WAV
+    sf.write(tmp_path / "ramp.wav", wave, 8000, subtype="FLOAT")
     starts = set()
-    for _ in range(200):
-        crop, valid = random_crop(wave, 30, rng)
+    for seed in range(200):
+        crop, valid = load_random_crop(tmp_path / "ramp.wav", 8000, 30, np.random.default_rng(seed))
         assert valid == 30 and len(crop) == 30
-        assert np.all(np.diff(crop) == 1)  # a contiguous slice of the original
-        starts.add(int(crop[0]))
+        start = int(round(crop[0] * 1000))
+        np.testing.assert_array_equal(crop, wave[start : start + 30])  # a contiguous slice of the file
+        starts.add(start)
     assert min(starts) == 0 and max(starts) == 70  # every start position is reachable
-    crop, valid = random_crop(wave[:10], 30, rng)
-    assert valid == 10 and np.array_equal(crop[:10], wave[:10]) and not crop[10:].any()
 
 
 def test_split_windows_covers_the_clip_and_masks_padding():

@@ -23,14 +23,7 @@ def audio_duration(path: str | Path) -> float:
     Raises:
         AudioDecodeError: the file is empty, unreadable, or holds no samples.
     """
-    path = Path(path)
-    _check_not_empty(path)
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
-        raise AudioDecodeError(path, _reason(err)) from None
-    if info.frames <= 0 or info.samplerate <= 0:
-        raise AudioDecodeError(path, "the file holds no audio samples")
+    info = _info(Path(path))
     return info.frames / info.samplerate
 
 
@@ -45,13 +38,7 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> np.ndarray:
     """
     path = Path(path)
     _check_not_empty(path)
-    try:
-        wave, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
-        raise AudioDecodeError(path, _reason(err)) from None
-    if wave.shape[0] == 0:
-        raise AudioDecodeError(path, "the file holds no audio samples")
-    mono = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]
+    mono, file_rate = _read_mono(path)
     if sample_rate is not None:
         mono = resample(mono, file_rate, sample_rate)
     return np.ascontiguousarray(mono, dtype=np.float32)
@@ -64,20 +51,6 @@ def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
     return soxr.resample(wave.astype(np.float32, copy=False), orig_rate, target_rate, quality="HQ")
 
 
-def random_crop(wave: np.ndarray, length: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """A random window of `length` samples for training; shorter clips are zero-padded at the end.
-
-    Returns:
-        (window, n_valid): the window and how many of its samples are real audio.
-    """
-    if len(wave) >= length:
-        start = int(rng.integers(0, len(wave) - length + 1))
-        return wave[start : start + length], length
-    padded = np.zeros(length, dtype=wave.dtype)
-    padded[: len(wave)] = wave
-    return padded, len(wave)
-
-
 def load_random_crop(path: str | Path, sample_rate: int, length: int,
                      rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """A random window of `length` samples at `sample_rate`, reading only that part of the file.
@@ -87,23 +60,17 @@ def load_random_crop(path: str | Path, sample_rate: int, length: int,
     zero-padded at the end.
 
     Returns:
-        (window, n_valid) as `random_crop` does.
+        (window, n_valid): the window and how many of its samples are real audio.
 
     Raises:
         AudioDecodeError: the file is empty, corrupt or unsupported.
     """
     path = Path(path)
-    _check_not_empty(path)
-    try:
-        info = sf.info(str(path))
-        needed = min(info.frames, int(np.ceil(length * info.samplerate / sample_rate)))
-        start = int(rng.integers(0, info.frames - needed + 1)) if info.frames > needed else 0
-        wave, file_rate = sf.read(str(path), start=start, frames=needed, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
-        raise AudioDecodeError(path, _reason(err)) from None
-    if wave.shape[0] == 0:
-        raise AudioDecodeError(path, "the file holds no audio samples")
-    mono = resample(wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0], file_rate, sample_rate)[:length]
+    info = _info(path)
+    needed = min(info.frames, int(np.ceil(length * info.samplerate / sample_rate)))
+    start = int(rng.integers(0, info.frames - needed + 1)) if info.frames > needed else 0
+    mono, file_rate = _read_mono(path, start, needed)
+    mono = resample(mono, file_rate, sample_rate)[:length]
     window = np.zeros(length, dtype=np.float32)
     window[: len(mono)] = mono
     return window, len(mono)
@@ -125,6 +92,29 @@ def split_windows(wave: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray
     flat_windows[: len(wave)] = wave
     flat_mask[: len(wave)] = True
     return windows, mask
+
+
+def _info(path: Path) -> sf._SoundFileInfo:
+    """The file's header; an empty, unreadable or sample-less file is an error naming it."""
+    _check_not_empty(path)
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise AudioDecodeError(path, _reason(err)) from None
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise AudioDecodeError(path, "the file holds no audio samples")
+    return info
+
+
+def _read_mono(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int]:
+    """Frames [start, start + frames) of a file (all by default), mixed to mono, at the file's rate."""
+    try:
+        wave, file_rate = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise AudioDecodeError(path, _reason(err)) from None
+    if wave.shape[0] == 0:
+        raise AudioDecodeError(path, "the file holds no audio samples")
+    return (wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]), file_rate
 
 
 def _check_not_empty(path: Path) -> None:
