@@ -72,14 +72,13 @@ def build_report(run_dirs: Sequence[str | Path], manifests: Sequence[str | Path]
     """Score every run on every manifest; returns the groups and the Table 4 ensembles per manifest."""
     groups = group_runs(run_dirs)
     ensembles: dict[str, dict[str, float]] = {}
-    models = [run / "model" for g in groups for run in g.runs]
-    augment = "both" if paraphrases else "without"
+    owners = [group for group in groups for _ in group.runs]
+    models = [run / "model" for group in groups for run in group.runs]
+    per_model = 2 if paraphrases else 1  # with augmentation, each model's plain row comes first
     for manifest in manifests:
-        rows = evaluate(manifest, models, paraphrases, n_paraphrases, augment, cache_root=cache_root)
-        per_model = 2 if paraphrases else 1
-        plain = [r for i, r in enumerate(rows[: len(models) * per_model]) if i % per_model == 0]
-        for model, row in zip(models, plain, strict=True):
-            group = next(g for g in groups if model.parent in g.runs)
+        rows = evaluate(manifest, models, paraphrases, n_paraphrases, "both" if paraphrases else "without",
+                        cache_root=cache_root)
+        for group, row in zip(owners, rows[: len(models) * per_model : per_model], strict=True):
             group.scores.setdefault(str(manifest), []).append(row.metrics["mAP@10"])
         if len(rows) > len(models) * per_model:
             ensembles[str(manifest)] = rows[-1].metrics
