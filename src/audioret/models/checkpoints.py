@@ -26,18 +26,19 @@ class CheckpointMismatchError(AudioretError):
     """A checkpoint's keys or shapes do not match the module it is loaded into."""
 
 
-def read_checkpoint(path: str | Path, what: str, hint: str = "", trusted: bool = False) -> Any:
+def read_checkpoint(path: str | Path, what: str, hint: str = "", trusted: bool = False, mmap: bool = False) -> Any:
     """torch.load a local file with a clear error when it is missing, truncated or not a checkpoint.
 
     Args:
         trusted: allow arbitrary pickled objects (some published checkpoints store config classes);
             only for files the user chose to load.
+        mmap: map tensors from the file instead of reading them, for reading a few small entries.
     """
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(path, what, hint)
     try:
-        return torch.load(path, map_location="cpu", weights_only=not trusted)
+        return torch.load(path, map_location="cpu", weights_only=not trusted, mmap=mmap)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
         raise AudioretError(f"cannot read {what} {path}: {str(err).splitlines()[0]} "
                             "(truncated download or not a PyTorch checkpoint?)") from None

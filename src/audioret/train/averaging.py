@@ -44,7 +44,8 @@ def ranked_checkpoints(run_dir: Path) -> list[tuple[float, Path]]:
     for path in sorted(folder.glob("*.ckpt")):
         if path.name.startswith("last"):
             continue
-        score = read_checkpoint(path, "training checkpoint", trusted=True).get("val_score")
+        # Mapped, not read: only the score is needed here, and training checkpoints carry optimiser state.
+        score = read_checkpoint(path, "training checkpoint", trusted=True, mmap=True).get("val_score")
         if score is not None:
             scored.append((float(score), path))
     return sorted(scored, key=lambda item: -item[0])
