@@ -183,14 +183,13 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
         options = typing.get_args(hint)
         if value is None and type(None) in options:
             return None
-        errors = []
         for option in options:
             if option is type(None):
                 continue
             try:
                 return _convert(option, value, where)
-            except ConfigError as err:
-                errors.append(str(err))
+            except ConfigError:
+                continue  # try the next member of the union; the error below names them all
         raise ConfigError(f"{where}: {value!r} is none of {[getattr(o, '__name__', str(o)) for o in options]}")
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, where)
