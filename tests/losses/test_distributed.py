@@ -3,9 +3,6 @@ DDP does) equals the single-process loss on the same global batch, gradients inc
 
 from __future__ import annotations
 
-import os
-import socket
-
 import pytest
 import torch
 import torch.distributed as dist
@@ -36,9 +33,9 @@ def _loss(audio_net, text_net, log_tau, rows, x_audio, x_text, x_mixed, clip_ids
                              partner)["loss"]
 
 
-def _worker(rank: int, port: int, queue) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+def _worker(rank: int, rendezvous: str, queue) -> None:
+    # A file rendezvous: no TCP port that another process could take between choosing and binding it.
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=WORLD)
     audio_net, text_net, log_tau, x_audio, x_text, x_mixed, clip_ids, lam, partner_local = _setup()
     rows = torch.arange(rank * LOCAL, (rank + 1) * LOCAL)
     loss = _loss(audio_net, text_net, log_tau, rows, x_audio, x_text, x_mixed, clip_ids, lam, partner_local[rank])
@@ -47,17 +44,13 @@ def _worker(rank: int, port: int, queue) -> None:
     for g in grads:  # what DDP does after backward
         dist.all_reduce(g)
         g /= WORLD
-    queue.put((rank, loss.item(), [g.clone() for g in grads]))
+    # Plain arrays, sent by value: a tensor would travel as a shared-memory handle that this process
+    # must still be alive to serve when the parent reads it.
+    queue.put((rank, loss.item(), [g.detach().numpy().copy() for g in grads]))
     dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_two_gloo_processes_equal_one_process():
+def test_two_gloo_processes_equal_one_process(tmp_path):
     audio_net, text_net, log_tau, x_audio, x_text, x_mixed, clip_ids, lam, partner_local = _setup()
     partner_global = torch.cat([partner_local[0], partner_local[1] + LOCAL])
     single = _loss(audio_net, text_net, log_tau, torch.arange(WORLD * LOCAL), x_audio, x_text, x_mixed, clip_ids,
@@ -67,8 +60,8 @@ def test_two_gloo_processes_equal_one_process():
 
     context = mp.get_context("spawn")
     queue = context.Queue()
-    port = _free_port()
-    processes = [context.Process(target=_worker, args=(rank, port, queue)) for rank in range(WORLD)]
+    rendezvous = str(tmp_path / "rendezvous")
+    processes = [context.Process(target=_worker, args=(rank, rendezvous, queue)) for rank in range(WORLD)]
     for p in processes:
         p.start()
     results = [queue.get(timeout=120) for _ in range(WORLD)]
@@ -78,4 +71,4 @@ def test_two_gloo_processes_equal_one_process():
     for _, loss, grads in results:
         assert loss == pytest.approx(single.item(), abs=1e-6)
         for got, want in zip(grads, expected, strict=True):
-            torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+            torch.testing.assert_close(torch.from_numpy(got), want, atol=1e-6, rtol=1e-5)
