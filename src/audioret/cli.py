@@ -159,6 +159,124 @@ def report(
 
 
 @app.command()
+def index(
+    audio_dir: Annotated[Path | None, typer.Argument(help="folder of sounds, any depth and format")] = None,
+    out: Annotated[Path, typer.Option(help="index folder to create or update")] = ...,
+    model: Annotated[Path | None, typer.Option(help="model folder (default: the embedded default model)")] = None,
+    shard: Annotated[str | None, typer.Option(help="i/n: index only the i-th of n parts (then --merge)")] = None,
+    merge: Annotated[bool, typer.Option("--merge", help="combine OUT/shards/* into OUT")] = False,
+    batch_size: Annotated[int, typer.Option(help="segments embedded per batch")] = 16,
+    workers: Annotated[int, typer.Option(help="decoding threads")] = 4,
+    backend: Annotated[str, typer.Option(help="auto (exact to 100k, IVF above), flat, ivf, hnsw")] = "auto",
+) -> None:
+    """Embed a folder of sounds into an index; re-running embeds only new or changed files."""
+    from audioret.retrieval.indexer import index_folder, merge_shards, parse_shard, shard_folder
+
+    if merge:
+        if audio_dir is not None or shard is not None:
+            raise AudioretError("--merge takes only --out (the folder whose shards/ to combine)")
+        report = merge_shards(out, backend)
+        console.print(f"merged shards into {report.folder}: {report.files} files, {report.segments} segments")
+        return
+    if audio_dir is None:
+        raise AudioretError("give the folder of sounds to index: audioret index AUDIO_DIR --out INDEX_DIR")
+    searcher_model, info = _load_model_for_index(model, out)
+    target = shard_folder(out, parse_shard(shard)) if shard else out
+    try:
+        report = index_folder(audio_dir, target, searcher_model, info, parse_shard(shard) if shard else None,
+                              batch_size, workers, backend)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: the batches embedded so far are kept; run the same command to resume")
+        raise SystemExit(130) from None
+    console.print(f"{report.folder}: {report.files} files, {report.segments} segments "
+                  f"({report.embedded} embedded now, {report.unchanged} unchanged, {report.removed} removed) "
+                  f"in {report.seconds:.1f} s")
+    if report.ignored:
+        console.print(f"ignored {len(report.ignored)} files without an audio extension, e.g. {report.ignored[0]}")
+    _print_left_out("unreadable files (skipped)", [f"{p}: {r}" for p, r in report.unreadable], report.problems_file)
+    if shard:
+        console.print(f"when every shard is done: audioret index --merge --out {out}")
+
+
+def _load_model_for_index(model_dir: Path | None, out: Path):
+    from audioret.models import AudioTextModel
+    from audioret.retrieval.library import IndexStore
+    from audioret.retrieval.search import describe_model, resolve_model_dir
+
+    recorded = IndexStore(out).model_info() if out.is_dir() else None
+    folder = resolve_model_dir(model_dir, recorded)
+    loaded = AudioTextModel.from_pretrained(folder)
+    return loaded, describe_model(folder, loaded)
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="what the sound is, in words")] = None,
+    index_dir: Annotated[Path, typer.Option("--index", help="an index folder from `audioret index`")] = ...,
+    k: Annotated[int, typer.Option("-k", help="results per query")] = 10,
+    queries: Annotated[Path | None, typer.Option(help="file with one query per line (JSON lines out)")] = None,
+    like: Annotated[Path | None, typer.Option(help="search by example: an audio file")] = None,
+    model: Annotated[Path | None, typer.Option(help="model folder (default: the one that built the index)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Rank the indexed sounds for a text query, a file of queries, or an example sound."""
+    import json
+
+    from audioret.retrieval.search import Searcher
+
+    if sum(x is not None for x in (query, queries, like)) != 1:
+        raise AudioretError('give exactly one of: a query in quotes, --queries FILE, or --like AUDIO_FILE')
+    if k < 1:
+        raise AudioretError(f"-k must be at least 1, got {k}")
+    searcher = Searcher.open(index_dir, model)
+    if queries is not None:
+        lines = _read_queries(queries)
+        for text, hits in zip(lines, searcher.text(lines, k), strict=True):
+            print(json.dumps({"query": text, "results": [h.to_json() for h in hits]}))
+        return
+    hits = searcher.like(like, k) if like is not None else searcher.text([query], k)[0]
+    label = f"sounds like {like}" if like is not None else query
+    if json_out:
+        print(json.dumps({"query": label, "results": [h.to_json() for h in hits]}))
+        return
+    table = Table("#", "score", "time", "path", title=f"{label}: top {len(hits)} of {searcher.library.n_files} files")
+    for rank, hit in enumerate(hits, 1):
+        table.add_row(str(rank), f"{hit.score:.3f}", f"{hit.item.start:.1f}-{hit.item.end:.1f} s", str(hit.path))
+    console.print(table)
+
+
+def _read_queries(path: Path) -> list[str]:
+    from audioret.utils.errors import DataFormatError, MissingFileError
+
+    if not path.is_file():
+        raise MissingFileError(path, "queries file", "one query per line")
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            raise DataFormatError(path, "empty line; every line must be a query", number)
+    if not lines:
+        raise DataFormatError(path, "no queries in the file")
+    return [line.strip() for line in lines]
+
+
+@app.command()
+def serve(
+    index_dir: Annotated[Path, typer.Option("--index", help="an index folder from `audioret index`")] = ...,
+    host: Annotated[str, typer.Option(help="address to bind (0.0.0.0 opens it to your network)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    model: Annotated[Path | None, typer.Option(help="model folder (default: the one that built the index)")] = None,
+) -> None:
+    """Serve the search page and JSON API of an index on http://HOST:PORT/."""
+    from audioret.retrieval.search import Searcher
+    from audioret.retrieval.server import serve as run_server
+
+    searcher = Searcher.open(index_dir, model)
+    console.print(f"serving {searcher.library.n_files} files of {searcher.library.root} on http://{host}:{port}/ "
+                  "(Ctrl-C stops)")
+    run_server(searcher, host, port)
+
+
+@app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="where the demo corpus is written")] = Path("audioret-demo"),
     size: Annotated[int, typer.Option(help="synth train clips")] = 500,

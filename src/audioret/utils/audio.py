@@ -13,8 +13,9 @@ import soxr
 
 from audioret.utils.errors import AudioDecodeError
 
-#: Extensions `audioret` looks for when it walks a folder; soundfile decodes all of them.
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au"})
+#: Extensions `audioret` looks for when it walks a folder: the containers libsndfile (soundfile) decodes.
+AUDIO_EXTENSIONS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc",
+                              ".au", ".snd", ".caf", ".w64", ".rf64"})
 
 
 def audio_duration(path: str | Path) -> float:

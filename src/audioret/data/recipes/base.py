@@ -14,12 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from audioret.data.manifest import ManifestRecord, write_manifest
 from audioret.utils.audio import AUDIO_EXTENSIONS, audio_duration
 from audioret.utils.errors import AudioDecodeError, DataFormatError, MissingFileError
 from audioret.utils.io import atomic_write
+from audioret.utils.progress import progress_bar
 
 
 @dataclass
@@ -103,8 +102,12 @@ class AudioFinder:
         return matches[0] if matches else None
 
 
-def walk_audio(root: Path) -> list[Path]:
-    """Every file with an audio extension under `root`, sorted; symlinked folders are followed once."""
+def walk_audio(root: Path, others: list[Path] | None = None) -> list[Path]:
+    """Every file with an audio extension under `root`, sorted; symlinked folders are followed once.
+
+    Hidden files and folders (a leading dot) are skipped. Files with other extensions are appended to
+    `others` when it is given, so that callers can say what they ignored.
+    """
     found = []
     seen: set[str] = set()
     for folder, dirs, files in os.walk(root, followlinks=True):
@@ -113,8 +116,14 @@ def walk_audio(root: Path) -> list[Path]:
             dirs.clear()
             continue
         seen.add(real)
-        dirs.sort()
-        found.extend(Path(folder) / f for f in files if Path(f).suffix.lower() in AUDIO_EXTENSIONS)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if name.startswith("."):
+                continue
+            if Path(name).suffix.lower() in AUDIO_EXTENSIONS:
+                found.append(Path(folder) / name)
+            elif others is not None:
+                others.append(Path(folder) / name)
     return sorted(found)
 
 
@@ -163,8 +172,3 @@ def finish(out: Path, report: PrepareReport) -> PrepareReport:
                 handle.write(f"unreadable\t{path}\t{reason}\n")
     return report
 
-
-def progress_bar() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
-    )

@@ -23,7 +23,8 @@ import numpy as np
 import soundfile as sf
 
 from audioret.data.manifest import ManifestRecord
-from audioret.data.recipes.base import PrepareReport, finish, progress_bar, write_split
+from audioret.data.recipes.base import PrepareReport, finish, write_split
+from audioret.utils.progress import progress_bar
 
 SAMPLE_RATE = 16_000
 DURATION = 5.0

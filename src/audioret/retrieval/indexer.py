@@ -1,0 +1,304 @@
+"""`audioret index`: embed every sound of a folder into an index folder (see `library.py`).
+
+Files are decoded by a thread pool (soundfile and soxr release the GIL) while the main thread embeds
+the previous batch. Long files become 10 s segments, each searchable with its time range. Each
+embedded batch is written to IDX/pending/ at once, so a killed run loses at most the batch in flight;
+the next run, or a re-run after files changed, embeds only what is new or changed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audioret.data.recipes.base import walk_audio
+from audioret.retrieval.library import IndexStore, Item
+from audioret.utils.audio import load_audio
+from audioret.utils.errors import AudioDecodeError, AudioretError
+from audioret.utils.io import atomic_write
+from audioret.utils.progress import progress_bar
+
+SEGMENT_SECONDS = 10.0
+MIN_TAIL_SECONDS = 1.0  # a shorter remainder joins the segment before it instead of standing alone
+PROBLEMS_FILE = "problems.txt"
+SHARDS_DIR = "shards"
+
+
+@dataclass
+class IndexReport:
+    folder: Path
+    files: int = 0  # indexed files in the final index
+    segments: int = 0
+    embedded: int = 0  # files embedded by this run
+    unchanged: int = 0  # files whose vectors were kept from an earlier run
+    removed: int = 0  # files indexed before and gone now
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # files without an audio extension
+    seconds: float = 0.0
+    decode_wait_seconds: float = 0.0  # time the embedding loop waited for decoded audio
+    embed_seconds: float = 0.0
+    problems_file: Path | None = None
+
+
+@dataclass
+class _FileState:
+    size: int
+    mtime_ns: int
+    spans: list[tuple[float, float]]
+    vectors: np.ndarray
+
+
+@dataclass
+class _Decoded:
+    path: str
+    size: int
+    mtime_ns: int
+    segments: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
+    error: str | None = None
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'2/4' -> (2, 4): the second of four shards."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise AudioretError(f"--shard takes i/n with 1 <= i <= n, e.g. 2/4; got {text!r}")
+    return int(match[1]), int(match[2])
+
+
+def shard_folder(out: str | Path, shard: tuple[int, int]) -> Path:
+    return Path(out) / SHARDS_DIR / f"{shard[0]}-of-{shard[1]}"
+
+
+def in_shard(relative_path: str, shard: tuple[int, int] | None) -> bool:
+    """Stable assignment of files to shards by a hash of the path (same on every machine)."""
+    return shard is None or zlib.crc32(relative_path.encode("utf-8")) % shard[1] == shard[0] - 1
+
+
+def split_segments(wave: np.ndarray, sample_rate: int) -> list[tuple[float, float, np.ndarray]]:
+    """Non-overlapping SEGMENT_SECONDS windows (start s, end s, samples); a short tail joins the last one."""
+    length = int(SEGMENT_SECONDS * sample_rate)
+    bounds = list(range(0, len(wave), length)) + [len(wave)]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] < MIN_TAIL_SECONDS * sample_rate:
+        del bounds[-2]
+    spans = zip(bounds[:-1], bounds[1:], strict=True)
+    return [(round(a / sample_rate, 3), round(b / sample_rate, 3), wave[a:b]) for a, b in spans]
+
+
+def index_folder(
+    audio_dir: str | Path,
+    out: str | Path,
+    model: Any,
+    model_info: dict[str, Any],
+    shard: tuple[int, int] | None = None,
+    batch_size: int = 16,
+    workers: int = 4,
+    backend: str = "auto",
+    show_progress: bool = True,
+) -> IndexReport:
+    """Index (or update the index of) every audio file under `audio_dir` into `out`.
+
+    Args:
+        model: an `AudioTextModel` (in eval mode on return).
+        model_info: `describe_model(...)` of that model; stored in out/model.json and checked.
+        shard: (i, n) to index only the i-th of n hash-partitions of the files (then `merge_shards`).
+    """
+    started = time.perf_counter()
+    root = Path(audio_dir).resolve()
+    if not root.is_dir():
+        raise AudioretError(f"{audio_dir} is not a folder of audio files")
+    out = Path(out).resolve()
+    store = IndexStore(out)
+    store.claim(model_info, root)
+    report = IndexReport(out)
+
+    others: list[Path] = []
+    files = {}
+    for path in walk_audio(root, others):
+        if path.resolve().is_relative_to(out):
+            continue  # an index folder inside the library
+        relative = path.relative_to(root).as_posix()
+        if in_shard(relative, shard):
+            stat = path.stat()
+            files[relative] = (stat.st_size, stat.st_mtime_ns)
+    report.ignored = [p.relative_to(root).as_posix() for p in others if not p.resolve().is_relative_to(out)]
+
+    known = _known_files(store)
+    todo = [p for p, (size, mtime) in files.items()
+            if p not in known or (known[p].size, known[p].mtime_ns) != (size, mtime)]
+    report.unchanged = len(files) - len(todo)
+    report.removed = len(set(known) - set(files))
+
+    model.eval()
+    with progress_bar("files", show_progress) as progress:
+        task = progress.add_task("indexing", total=len(todo))
+        decoded = _decode_in_background(root, todo, files, model.sample_rate, workers, report)
+        for batch in _batches(decoded, batch_size, report, lambda n: progress.advance(task, n)):
+            tick = time.perf_counter()
+            vectors = model.embed_clips([wave for file in batch for *_, wave in file.segments],
+                                        batch_size).cpu().numpy()
+            report.embed_seconds += time.perf_counter() - tick
+            _persist(store, batch, vectors, known)
+            report.embedded += len(batch)
+            progress.advance(task, len(batch))
+
+    items, vectors = _final_state(files, known, model_info["embed_dim"])
+    store.commit(items, vectors, root, backend)
+    report.files, report.segments = len({i.path for i in items}), len(items)
+    report.problems_file = _write_problems(out, report.unreadable)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def merge_shards(out: str | Path, backend: str = "auto") -> IndexReport:
+    """Combine out/shards/*-of-n (all n of them, same model and root) into the index at `out`."""
+    out = Path(out).resolve()
+    folders = sorted((out / SHARDS_DIR).glob("*-of-*"))
+    if not folders:
+        raise AudioretError(f"no shards under {out / SHARDS_DIR}; run `audioret index DIR --out {out} --shard i/n`")
+    counts = {int(f.name.split("-of-")[1]) for f in folders}
+    if len(counts) != 1:
+        names = ", ".join(f.name for f in folders)
+        raise AudioretError(f"shards of different splits under {out / SHARDS_DIR}: {names}")
+    n = counts.pop()
+    missing = sorted(set(range(1, n + 1)) - {int(f.name.split("-of-")[0]) for f in folders})
+    if missing:
+        raise AudioretError(f"shards {missing} of {n} are missing under {out / SHARDS_DIR}; index them first")
+    report = IndexReport(out)
+    known: dict[str, _FileState] = {}
+    stores = [IndexStore(f) for f in folders]
+    for folder, store in zip(folders, stores, strict=True):
+        if store.pending():
+            raise AudioretError(f"shard {folder} is unfinished; run its `audioret index ... --shard` again")
+        if store.model_info()["fingerprint"] != stores[0].model_info()["fingerprint"]:
+            raise AudioretError(f"shard {folder} was built with a different model than {folders[0]}")
+        if store.library_info()["root"] != stores[0].library_info()["root"]:
+            raise AudioretError(f"shard {folder} indexes {store.library_info()['root']}, "
+                                f"{folders[0]} indexes {stores[0].library_info()['root']}")
+        known.update(_known_files(store))
+    model_info, root = stores[0].model_info(), Path(stores[0].library_info()["root"])
+    target = IndexStore(out)
+    target.claim(model_info, root)
+    files = {path: (state.size, state.mtime_ns) for path, state in known.items()}
+    items, vectors = _final_state(files, known, model_info["embed_dim"])
+    target.commit(items, vectors, root, backend)
+    report.files, report.segments = len(files), len(items)
+    return report
+
+
+def _known_files(store: IndexStore) -> dict[str, _FileState]:
+    """What earlier runs embedded: the committed index, then the pending batches (newer wins)."""
+    known: dict[str, _FileState] = {}
+    items, vectors = store.committed()
+    start = 0
+    while start < len(items):
+        end = start
+        while end < len(items) and items[end].path == items[start].path:
+            end += 1
+        first = items[start]
+        known[first.path] = _FileState(first.size, first.mtime_ns, [(i.start, i.end) for i in items[start:end]],
+                                       vectors[start:end])
+        start = end
+    for batch_items, batch_vectors in store.pending():
+        _remember(known, batch_items, batch_vectors)
+    return known
+
+
+def _remember(known: dict[str, _FileState], items: list[Item], vectors: np.ndarray) -> None:
+    by_path: dict[str, list[int]] = {}
+    for row, item in enumerate(items):
+        by_path.setdefault(item.path, []).append(row)
+    for path, rows in by_path.items():
+        first = items[rows[0]]
+        known[path] = _FileState(first.size, first.mtime_ns, [(items[r].start, items[r].end) for r in rows],
+                                 vectors[rows])
+
+
+def _decode_in_background(root: Path, todo: list[str], files: dict[str, tuple[int, int]], sample_rate: int,
+                          workers: int, report: IndexReport) -> Iterator[_Decoded]:
+    """Decoded files in `todo` order, with up to 2 x workers files decoded ahead of the consumer."""
+    def decode(path: str) -> _Decoded:
+        size, mtime = files[path]
+        try:
+            wave = load_audio(root / path, sample_rate)
+        except AudioDecodeError as err:
+            return _Decoded(path, size, mtime, error=err.reason)
+        except (MemoryError, ValueError, OSError) as err:  # anything a broken file can make soundfile raise
+            return _Decoded(path, size, mtime, error=f"{type(err).__name__}: {err}")
+        return _Decoded(path, size, mtime, split_segments(wave, sample_rate))
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="decode") as pool:
+        queue: deque = deque()
+        pending = iter(todo)
+        for path in pending:
+            queue.append(pool.submit(decode, path))
+            if len(queue) >= 2 * max(1, workers):
+                break
+        while queue:
+            tick = time.perf_counter()
+            result = queue.popleft().result()
+            report.decode_wait_seconds += time.perf_counter() - tick
+            following = next(pending, None)
+            if following is not None:
+                queue.append(pool.submit(decode, following))
+            yield result
+
+
+def _batches(decoded: Iterable[_Decoded], batch_size: int, report: IndexReport,
+             skipped: Callable[[int], None]) -> Iterator[list[_Decoded]]:
+    """Whole files grouped until they hold at least `batch_size` segments; unreadable ones are reported."""
+    batch, segments = [], 0
+    for file in decoded:
+        if file.error is not None:
+            report.unreadable.append((file.path, file.error))
+            skipped(1)
+            continue
+        batch.append(file)
+        segments += len(file.segments)
+        if segments >= batch_size:
+            yield batch
+            batch, segments = [], 0
+    if batch:
+        yield batch
+
+
+def _persist(store: IndexStore, batch: list[_Decoded], vectors: np.ndarray, known: dict[str, _FileState]) -> None:
+    items = [Item(-1, file.path, file.size, file.mtime_ns, start, end)
+             for file in batch for start, end, _ in file.segments]
+    store.add_pending(items, vectors)
+    _remember(known, items, vectors)
+
+
+def _final_state(files: dict[str, tuple[int, int]], known: dict[str, _FileState],
+                 dim: int) -> tuple[list[Item], np.ndarray]:
+    """Items (sorted by path, then time) for every current file with up-to-date vectors."""
+    items, blocks = [], []
+    for path in sorted(files):
+        state = known.get(path)
+        if state is None or (state.size, state.mtime_ns) != files[path]:
+            continue  # unreadable this time
+        for start, end in state.spans:
+            items.append(Item(len(items), path, state.size, state.mtime_ns, start, end))
+        blocks.append(np.asarray(state.vectors, np.float32))
+    return items, (np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32))
+
+
+def _write_problems(out: Path, unreadable: list[tuple[str, str]]) -> Path | None:
+    path = out / PROBLEMS_FILE
+    if not unreadable:
+        if path.exists():
+            os.unlink(path)
+        return None
+    with atomic_write(path) as handle:
+        for name, reason in unreadable:
+            handle.write(f"{name}\t{reason}\n")
+    return path

@@ -1,0 +1,196 @@
+"""Indexing a folder: contents, segments, incremental updates, resume after a kill, bad files, shards."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audioret import AudioretError
+from audioret.retrieval import indexer as indexer_module
+from audioret.retrieval.indexer import index_folder, merge_shards, parse_shard, shard_folder, split_segments
+from audioret.retrieval.library import JOURNAL_FILE, PENDING_DIR, STAGING_DIR, IndexStore, Library
+from audioret.retrieval.search import Searcher, describe_model
+from audioret.utils.audio import load_audio
+from retrieval.conftest import write_sound
+
+
+def build(library: Path, out: Path, model, model_dir, **options):
+    return index_folder(library, out, model, describe_model(model_dir, model), show_progress=False, **options)
+
+
+def snapshot(folder: Path) -> tuple[list[tuple], np.ndarray]:
+    library = Library.open(folder)
+    rows = [(i.path, i.start, i.end, i.size) for i in library.items]
+    return rows, np.asarray(library.vectors)
+
+
+@pytest.mark.parametrize(("seconds", "expected"), [
+    (0.5, [(0.0, 0.5)]),
+    (10.0, [(0.0, 10.0)]),
+    (10.5, [(0.0, 10.5)]),  # a 0.5 s tail joins the segment before it
+    (25.0, [(0.0, 10.0), (10.0, 20.0), (20.0, 25.0)]),
+])
+def test_long_files_become_ten_second_segments(seconds, expected):
+    wave = np.zeros(int(seconds * 100), np.float32)
+    segments = split_segments(wave, 100)
+    assert [(a, b) for a, b, _ in segments] == expected
+    assert sum(len(w) for *_, w in segments) == len(wave)
+
+
+def test_index_holds_every_segment_with_the_models_own_vectors(sound_library, tmp_path, model, model_dir):
+    report = build(sound_library, tmp_path / "idx", model, model_dir, batch_size=3)
+    assert (report.files, report.segments, report.embedded) == (8, 10, 8)  # idle.wav: 25 s = 3 segments
+    library = Library.open(tmp_path / "idx")
+    idle = [i for i in library.items if i.path == "engines/idle.wav"]
+    assert [(i.start, i.end) for i in idle] == [(0.0, 10.0), (10.0, 20.0), (20.0, 25.0)]
+    # Each stored vector equals the model applied to that segment alone (no batch effects).
+    for item in library.items:
+        wave = load_audio(sound_library / item.path, model.sample_rate)
+        segment = wave[int(item.start * model.sample_rate): int(item.end * model.sample_rate)]
+        np.testing.assert_allclose(library.vectors[item.id], model.encode_audio([segment])[0], atol=1e-5)
+    recorded = json.loads((tmp_path / "idx" / "model.json").read_text())
+    assert recorded["fingerprint"] == library.model_info["fingerprint"]
+
+
+def test_text_search_ranks_by_cosine_with_the_query(sound_library, tmp_path, model, model_dir):
+    build(sound_library, tmp_path / "idx", model, model_dir)
+    searcher = Searcher.open(tmp_path / "idx")  # the model recorded in model.json
+    hits = searcher.text(["birds sing loudly"], k=8)[0]
+    library = searcher.library
+    query = model.encode_text(["birds sing loudly"])[0]
+    best = {}
+    for item in library.items:  # per file: its best segment
+        best[item.path] = max(best.get(item.path, -2.0), float(library.vectors[item.id] @ query))
+    expected = sorted(best, key=lambda p: -best[p])
+    assert [h.item.path for h in hits] == expected
+    np.testing.assert_allclose([h.score for h in hits], [best[p] for p in expected], atol=1e-5)
+    assert all(str(h.path).startswith(str(sound_library)) for h in hits)
+
+
+def test_search_by_example_finds_the_same_sound_first(sound_library, tmp_path, model, model_dir):
+    build(sound_library, tmp_path / "idx", model, model_dir)
+    searcher = Searcher.open(tmp_path / "idx", model_dir)
+    copy = write_sound(tmp_path / "outside" / "copy.wav", 2.5, 700.0)  # the same signal as doors/creak.wav
+    assert searcher.like(copy, k=1)[0].item.path == "doors/creak.wav"
+    # An indexed file is left out of its own results.
+    assert "doors/creak.wav" not in [h.item.path for h in searcher.like(sound_library / "doors/creak.wav", k=8)]
+
+
+def test_reindexing_embeds_only_new_and_changed_files(library_copy, tmp_path, model, model_dir):
+    out = tmp_path / "idx"
+    build(library_copy, out, model, model_dir)
+    before = snapshot(out)
+    write_sound(library_copy / "doors" / "slam.wav", 1.2, 151.0)  # changed
+    write_sound(library_copy / "new" / "bell.wav", 1.0, 880.0)  # new
+    os.unlink(library_copy / "water" / "drip.wav")  # removed
+    calls = []
+    original = model.embed_clips
+    model.embed_clips = lambda waves, *a, **k: calls.append(len(waves)) or original(waves, *a, **k)
+    try:
+        report = build(library_copy, out, model, model_dir)
+    finally:
+        del model.embed_clips
+    assert (report.embedded, report.unchanged, report.removed) == (2, 6, 1)
+    assert sum(calls) == 2  # two one-segment files, nothing else re-embedded
+    rows, vectors = snapshot(out)
+    old = {row[0]: vec for row, vec in zip(before[0], before[1], strict=True) if row[0] != "engines/idle.wav"}
+    new = {row[0]: vec for row, vec in zip(rows, vectors, strict=True) if row[0] != "engines/idle.wav"}
+    assert "water/drip.wav" not in new and "new/bell.wav" in new
+    np.testing.assert_array_equal(new["birds/chirp.wav"], old["birds/chirp.wav"])
+    assert not np.allclose(new["doors/slam.wav"], old["doors/slam.wav"])
+    # Nothing changed: nothing embedded.
+    assert build(library_copy, out, model, model_dir).embedded == 0
+
+
+def test_a_killed_run_resumes_and_ends_with_the_same_index(sound_library, tmp_path, model, model_dir, monkeypatch):
+    build(sound_library, tmp_path / "whole", model, model_dir, batch_size=2)
+    original, calls = indexer_module._persist, []
+
+    def crash_on_third_batch(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # what Ctrl-C raises; a SIGKILL leaves the same files behind
+        original(*args)
+
+    monkeypatch.setattr(indexer_module, "_persist", crash_on_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        build(sound_library, tmp_path / "resumed", model, model_dir, batch_size=2)
+    assert len(list((tmp_path / "resumed" / PENDING_DIR).glob("*.npz"))) == 2
+    # A write cut short by the kill leaves only a temporary file, which is ignored.
+    (tmp_path / "resumed" / PENDING_DIR / ".partial.npz.tmp").write_bytes(b"\x00" * 10)
+    monkeypatch.setattr(indexer_module, "_persist", original)
+    report = build(sound_library, tmp_path / "resumed", model, model_dir, batch_size=2)
+    assert report.unchanged > 0 and report.embedded + report.unchanged == 8
+    whole, resumed = snapshot(tmp_path / "whole"), snapshot(tmp_path / "resumed")
+    assert whole[0] == resumed[0]
+    np.testing.assert_allclose(whole[1], resumed[1], atol=1e-6)
+    assert not list((tmp_path / "resumed" / PENDING_DIR).glob("*.npz"))
+
+
+def test_a_commit_cut_short_is_rolled_forward(sound_library, tmp_path, model, model_dir, monkeypatch):
+    out = tmp_path / "idx"
+    build(sound_library, out, model, model_dir)
+    expected = snapshot(out)
+    os.utime(sound_library / "doors" / "slam.wav")  # same bytes, new mtime: re-embedded, same vectors
+    store_class = IndexStore
+    monkeypatch.setattr(store_class, "roll_forward", lambda self: None)  # die right after the journal
+    build(sound_library, out, model, model_dir)
+    assert (out / JOURNAL_FILE).exists() and (out / STAGING_DIR).is_dir()
+    monkeypatch.undo()
+    rows, vectors = snapshot(out)  # opening the folder finishes the commit
+    assert not (out / JOURNAL_FILE).exists() and not list((out / PENDING_DIR).glob("*.npz"))
+    assert [r[0] for r in rows] == [r[0] for r in expected[0]]
+    np.testing.assert_allclose(vectors, expected[1], atol=1e-6)
+
+
+def test_corrupt_empty_and_non_audio_files_are_reported_and_skipped(library_copy, tmp_path, model, model_dir):
+    (library_copy / "broken.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage")
+    (library_copy / "empty.flac").write_bytes(b"")
+    (library_copy / "notes.wav").write_text("this is a text file with an audio name")
+    (library_copy / "readme.txt").write_text("not audio")
+    report = build(library_copy, tmp_path / "idx", model, model_dir)
+    assert sorted(p for p, _ in report.unreadable) == ["broken.wav", "empty.flac", "notes.wav"]
+    assert "0 bytes" in dict(report.unreadable)["empty.flac"]
+    assert report.ignored == ["readme.txt"]
+    assert report.files == 8
+    problems = (tmp_path / "idx" / "problems.txt").read_text()
+    assert "broken.wav\t" in problems and "notes.wav\t" in problems
+
+
+def test_shards_merge_into_the_same_index_as_one_run(sound_library, tmp_path, model, model_dir):
+    build(sound_library, tmp_path / "one", model, model_dir)
+    out = tmp_path / "sharded"
+    with pytest.raises(AudioretError, match="missing"):
+        build(sound_library, shard_folder(out, (1, 3)), model, model_dir, shard=(1, 3))
+        merge_shards(out)
+    sizes = []
+    for i in (2, 3):
+        sizes.append(build(sound_library, shard_folder(out, (i, 3)), model, model_dir, shard=(i, 3)).files)
+    merge_shards(out)
+    one, merged = snapshot(tmp_path / "one"), snapshot(out)
+    assert one[0] == merged[0] and sum(sizes) + Library.open(shard_folder(out, (1, 3))).n_files == 8
+    np.testing.assert_allclose(one[1], merged[1], atol=1e-6)
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("0/3", "4/3", "a/b"):
+        with pytest.raises(AudioretError):
+            parse_shard(bad)
+
+
+def test_another_model_cannot_update_or_search_an_index(sound_library, tmp_path, model, model_dir):
+    import torch
+
+    from audioret.models import AudioTextModel
+
+    build(sound_library, tmp_path / "idx", model, model_dir)
+    torch.manual_seed(1)
+    other = AudioTextModel({**model.config, "text": {**model.config["text"], "path": str(model_dir / "text"),
+                                                    "random_init": True}})
+    other_dir = other.save_pretrained(tmp_path / "other")
+    with pytest.raises(AudioretError, match="was built with model"):
+        build(sound_library, tmp_path / "idx", other, other_dir)
+    with pytest.raises(AudioretError, match="different model"):
+        Searcher.open(tmp_path / "idx", other_dir)

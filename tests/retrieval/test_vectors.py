@@ -1,0 +1,92 @@
+"""`Index` against brute-force numpy search, and its approximate backends on clustered data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audioret import AudioretError, Index
+from audioret.retrieval import vectors as vectors_module
+
+
+def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def clustered(rng: np.random.Generator, n: int, dim: int, clusters: int = 40) -> np.ndarray:
+    """Unit vectors around a few centres, like embeddings of sounds of a few kinds."""
+    centres = unit_rows(rng, clusters, dim)
+    x = centres[rng.integers(0, clusters, n)] + 0.35 * rng.standard_normal((n, dim)).astype(np.float32) / np.sqrt(dim)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_exact_search_equals_numpy_brute_force():
+    rng = np.random.default_rng(0)
+    base, queries = unit_rows(rng, 500, 32), unit_rows(rng, 20, 32)
+    ids = [f"clip{i}" for i in range(500)]
+    index = Index.build(base, ids)
+    assert index.backend == "flat"
+    scores, found = index.search(queries, k=7)
+    reference = queries @ base.T
+    order = np.argsort(-reference, axis=1, kind="stable")[:, :7]
+    assert found == [[ids[j] for j in row] for row in order]
+    np.testing.assert_allclose(scores, np.take_along_axis(reference, order, axis=1), atol=1e-5)
+
+
+def test_k_larger_than_the_index_returns_everything_once():
+    rng = np.random.default_rng(1)
+    index = Index.build(unit_rows(rng, 5, 8))
+    scores, found = index.search(unit_rows(rng, 2, 8), k=50)
+    assert scores.shape == (2, 5) and all(sorted(row) == [0, 1, 2, 3, 4] for row in found)
+
+
+@pytest.mark.parametrize("backend", ["ivf", "hnsw"])
+def test_approximate_backends_find_most_true_neighbours_on_clustered_data(backend):
+    rng = np.random.default_rng(2)
+    base = clustered(rng, 20_000, 64)
+    queries = clustered(rng, 200, 64)
+    exact = Index.build(base, backend="flat").search(queries, 10)[1]
+    approx = Index.build(base, backend=backend)
+    assert approx.backend == backend
+    found = approx.search(queries, 10)[1]
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(found, exact, strict=True)])
+    assert recall >= 0.85, recall  # a random pick would score 10 / 20000
+
+
+def test_auto_switches_to_ivf_above_the_exact_limit(monkeypatch):
+    monkeypatch.setattr(vectors_module, "EXACT_LIMIT", 1000)
+    rng = np.random.default_rng(3)
+    assert Index.build(unit_rows(rng, 1000, 16)).backend == "flat"
+    big = Index.build(clustered(rng, 5000, 16))
+    assert big.backend == "ivf" and big.faiss_index.nprobe >= 1
+
+
+@pytest.mark.parametrize("backend", ["flat", "ivf", "hnsw"])
+def test_save_and_load_give_the_same_answers(tmp_path, backend):
+    rng = np.random.default_rng(4)
+    base, queries = clustered(rng, 3000, 16), clustered(rng, 10, 16)
+    index = Index.build(base, [f"id{i}" for i in range(3000)], backend=backend)
+    index.save(tmp_path / "idx")
+    again = Index.load(tmp_path / "idx")
+    assert again.backend == backend and len(again) == 3000
+    first, second = index.search(queries, 5), again.search(queries, 5)
+    np.testing.assert_array_equal(first[0], second[0])
+    assert first[1] == second[1]
+
+
+def test_bad_inputs_are_clear_errors(tmp_path):
+    rng = np.random.default_rng(5)
+    index = Index.build(unit_rows(rng, 10, 8))
+    with pytest.raises(AudioretError, match="dimensions"):
+        index.search(unit_rows(rng, 1, 9), 3)
+    with pytest.raises(AudioretError, match="at least 1"):
+        index.search(unit_rows(rng, 1, 8), 0)
+    with pytest.raises(AudioretError, match="NaN"):
+        Index.build(np.full((3, 8), np.nan, np.float32))
+    with pytest.raises(AudioretError, match="ids"):
+        Index.build(unit_rows(rng, 3, 8), ids=["a"])
+    with pytest.raises(AudioretError, match="backend"):
+        Index.build(unit_rows(rng, 3, 8), backend="annoy")
+    with pytest.raises(AudioretError, match="vectors.faiss"):
+        Index.load(tmp_path)
