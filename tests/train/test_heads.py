@@ -1,0 +1,94 @@
+"""Training the projection heads of frozen encoders: locked text, seeds soup, heads-only model folders."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from audioret.data.manifest import read_manifest
+from audioret.data.recipes import prepare
+from audioret.models import AudioTextModel
+from audioret.train.heads import (
+    FeatureTable,
+    HeadsConfig,
+    dev_map,
+    fit_heads,
+    lock_text_projection,
+)
+from audioret.utils.errors import AudioretError
+from models.tiny import make_text_model
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("heads")
+    prepare("synth", root / "audio", root, size=150, seed=3)  # val: 30 clips, 150 captions
+    return list(read_manifest(root / "synth_train.jsonl")), list(read_manifest(root / "synth_val.jsonl"))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    text = make_text_model(tmp_path_factory.mktemp("bert") / "bert", "bert")
+    torch.manual_seed(0)
+    return AudioTextModel({"audio": {"name": "cnn-tiny", "window_seconds": 5.0},
+                           "text": {"name": "bert", "path": str(text)}, "embed_dim": 64, "temperature": 0.1})
+
+
+def test_locked_text_head_keeps_the_encoders_cosine_similarities(tiny):
+    with pytest.raises(AudioretError, match="embed_dim"):
+        lock_text_projection(AudioTextModel({"audio": {"name": "cnn-tiny"}, "text": tiny.config["text"],
+                                             "embed_dim": 16}), seed=0)
+    lock_text_projection(tiny, seed=0)
+    captions = ["a dog barks", "rain falls on the roof", "three beeps"]
+    raw = torch.nn.functional.normalize(tiny.text_features(captions), dim=-1)
+    projected = torch.from_numpy(tiny.encode_text(captions))
+    torch.testing.assert_close(projected @ projected.T, raw @ raw.T, atol=1e-5, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def with_minilm(corpus):
+    """A random small CNN beside MiniLM, which gives the captions real meaning; features computed once."""
+    torch.manual_seed(0)
+    model = AudioTextModel({"audio": {"name": "cnn-tiny", "window_seconds": 5.0}, "text": {"name": "minilm"},
+                            "embed_dim": 384, "temperature": 0.1})
+    features = FeatureTable(model)
+    features.add(corpus[0])
+    features.add(corpus[1])
+    return model, features
+
+
+@pytest.mark.parametrize("lock_text", [False, True])
+def test_fitting_heads_beats_the_untrained_heads_on_held_out_clips(corpus, with_minilm, lock_text):
+    train, dev = corpus
+    tiny, features = with_minilm
+    torch.manual_seed(5)
+    tiny.audio_projection.reset_parameters()
+    before = dev_map(tiny, dev, features)
+    report = fit_heads(tiny, train, dev, features, HeadsConfig(epochs=20, batch_size=64, lr=3e-3, lock_text=lock_text))
+    after = dev_map(tiny, dev, features)
+    assert after == pytest.approx(report.best_dev, abs=1e-5) and after > before + 0.05, (before, after)
+    assert len(report.history) == 20 and report.history[-1]["loss"] < report.history[0]["loss"]
+
+
+def test_a_heads_only_folder_rebuilds_the_same_model_from_the_packages(tmp_path):
+    torch.manual_seed(0)
+    model = AudioTextModel({"audio": {"name": "aisfx", "pretrained": True}, "text": {"name": "minilm"},
+                            "embed_dim": 32, "stored_weights": "heads"})
+    folder = model.save_pretrained(tmp_path / "m")
+    assert set(load_file(folder / "model.safetensors")) == {
+        "audio_projection.weight", "audio_projection.bias", "text_projection.weight", "text_projection.bias",
+        "log_temperature"}
+    assert (folder / "model.safetensors").stat().st_size < 200_000 and not (folder / "text").exists()
+    again = AudioTextModel.from_pretrained(folder)
+    wave = np.sin(np.linspace(0, 2000, 44_100 * 2)).astype(np.float32)
+    np.testing.assert_allclose(again.encode_audio([wave]), model.eval().encode_audio([wave]), atol=1e-6)
+    np.testing.assert_allclose(again.encode_text(["a bell"]), model.encode_text(["a bell"]), atol=1e-6)
+    config = json.loads((folder / "config.json").read_text())
+    config["stored_weights"] = "all"  # now the file lacks the encoders: a strict load must refuse it
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(AudioretError):
+        AudioTextModel.from_pretrained(folder)
