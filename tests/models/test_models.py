@@ -176,7 +176,7 @@ def test_truncated_or_foreign_checkpoints_name_the_file(tmp_path):
         create_model("passt-s-s16", checkpoint=tmp_path / "absent.pt")
 
 
-def test_config_names_and_wrong_sides():
+def test_config_names_and_wrong_sides(monkeypatch, tmp_path):
     assert {"passt-roberta", "cnn-minilm"} <= set(list_models("pair"))
     assert encoder_kind("passt-s-s16") == "audio" and encoder_kind("t5") == "text"
     with pytest.raises(AudioretError, match="'minilm' is a text encoder and cannot be the model's audio encoder"):
@@ -184,7 +184,10 @@ def test_config_names_and_wrong_sides():
     with pytest.raises(AudioretError, match="unknown model 'clap'"):
         create_model("clap")
     assert audioret.create_model is create_model
-    with pytest.raises(AudioretError, match="no embedded default model yet"):
+    import importlib.resources
+
+    monkeypatch.setattr(importlib.resources, "files", lambda package: tmp_path)  # an install without the model
+    with pytest.raises(AudioretError, match="missing from this installation"):
         audioret.load_model()
 
 

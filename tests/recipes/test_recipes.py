@@ -232,9 +232,9 @@ def test_folder_without_audio_is_an_error(tmp_path):
 
 
 # ---------------------------------------------------------------- registry
-def test_registry_lists_the_eight_recipes_and_checks_options(tmp_path):
+def test_registry_lists_every_recipe_and_checks_options(tmp_path):
     assert sorted(RECIPES) == sorted(["clotho", "clotho-gpt", "audiocaps", "wavcaps", "macs", "auto-acd", "folder",
-                                      "synth"])
+                                      "synth", "sfx"])
     assert "exclude" in recipe_options("wavcaps")
     with pytest.raises(AudioretError, match="unknown dataset 'clothov3'"):
         prepare("clothov3", tmp_path, tmp_path / "out")
