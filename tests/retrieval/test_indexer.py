@@ -194,3 +194,43 @@ def test_another_model_cannot_update_or_search_an_index(sound_library, tmp_path,
         build(sound_library, tmp_path / "idx", other, other_dir)
     with pytest.raises(AudioretError, match="different model"):
         Searcher.open(tmp_path / "idx", other_dir)
+
+
+KILLABLE_RUN = """
+import sys, time
+from audioret.models import AudioTextModel
+from audioret.retrieval.indexer import index_folder
+from audioret.retrieval.search import describe_model
+model = AudioTextModel.from_pretrained(sys.argv[2])
+embed = model.embed_clips
+def slow(*args, **kwargs):
+    time.sleep(0.4)  # time for the test to kill the process between batches
+    return embed(*args, **kwargs)
+model.embed_clips = slow
+index_folder(sys.argv[1], sys.argv[3], model, describe_model(sys.argv[2], model), batch_size=1,
+             show_progress=False)
+"""
+
+
+def test_a_sigkilled_run_resumes_to_the_same_index(sound_library, tmp_path, model, model_dir):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    build(sound_library, tmp_path / "whole", model, model_dir, batch_size=1)
+    out = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-c", KILLABLE_RUN, str(sound_library), str(model_dir), str(out)])
+    deadline = time.monotonic() + 120
+    while len(list((out / PENDING_DIR).glob("*.npz"))) < 3:
+        assert process.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    kept = len(list((out / PENDING_DIR).glob("*.npz")))
+    assert 3 <= kept < 8 and not (out / "items.jsonl").exists()
+    report = build(sound_library, out, model, model_dir, batch_size=1)
+    assert report.unchanged == kept and report.embedded == 8 - kept
+    whole, resumed = snapshot(tmp_path / "whole"), snapshot(out)
+    assert whole[0] == resumed[0]
+    np.testing.assert_allclose(whole[1], resumed[1], atol=1e-6)
