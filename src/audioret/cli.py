@@ -305,15 +305,25 @@ def demo(
     for query, hits in zip(EXAMPLE_QUERIES, searcher.text(list(EXAMPLE_QUERIES), k), strict=True):
         found = ", ".join(f"{hit.item.path} ({hit.score:.2f})" for hit in hits)
         console.print(f'  "{query}" -> {found}')
-    index_dir = workdir / "index"
+    index_dir, run = workdir / "index", _own_command()
     console.print(f"""
 Search it yourself:
-  audioret search --index {index_dir} "a door creaks open"
-  audioret serve --index {index_dir}        then open http://127.0.0.1:8000/ (search, listen, "more like this")
+  {run} search --index {index_dir} "a door creaks open"
+  {run} serve --index {index_dir}        then open http://127.0.0.1:8000/ (search, listen, "more like this")
 Index your own sounds (any folder, any depth; re-running only embeds new or changed files):
-  audioret index ~/Sounds --out my-index
-  audioret search --index my-index "rain on a tin roof"
+  {run} index ~/Sounds --out my-index
+  {run} search --index my-index "rain on a tin roof"
 """)
+
+
+def _own_command() -> str:
+    """How the user can run audioret again: `audioret` when it is on PATH, else the path that ran it."""
+    import os
+    import shutil
+
+    if shutil.which("audioret") or not sys.argv or not sys.argv[0].endswith("audioret"):
+        return "audioret"
+    return os.path.relpath(sys.argv[0]) if not os.path.relpath(sys.argv[0]).startswith("..") else sys.argv[0]
 
 
 def _print_left_out(what: str, items: list[str], problems_file: Path | None) -> None:
