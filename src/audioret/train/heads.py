@@ -49,16 +49,16 @@ class HeadsConfig:
 
 @dataclass
 class FitReport:
-    best_epoch: int = -1
-    best_dev: float = float("-inf")
+    kept_epoch: int = -1  # the epoch whose heads were kept
+    kept_dev: float = float("-inf")
     history: list[dict[str, float]] = field(default_factory=list)
 
 
 class FeatureTable:
     """Frozen-encoder features of clips (by audio path) and captions (by text), computed once each."""
 
-    def __init__(self, model: AudioTextModel, workers_batch: int = 16):
-        self.model, self.batch = model.eval(), workers_batch
+    def __init__(self, model: AudioTextModel, batch_size: int = 16):
+        self.model, self.batch = model.eval(), batch_size
         self.audio: dict[str, torch.Tensor] = {}
         self.text: dict[str, torch.Tensor] = {}
 
@@ -80,7 +80,8 @@ class FeatureTable:
 
 def fit_heads(model: AudioTextModel, train: Sequence[ManifestRecord], dev: Sequence[ManifestRecord],
               features: FeatureTable, config: HeadsConfig) -> FitReport:
-    """Fit the heads on `train`; keep the epoch with the best multi-positive mAP@10 on `dev`."""
+    """Fit the heads on `train`; keep the epoch with the best multi-positive mAP@10 on `dev` (or the last one
+    with `keep_best=False`). Each call starts from freshly initialised heads, seeded by `config.seed`."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     with torch.no_grad():  # fresh heads for every seed
@@ -116,8 +117,8 @@ def fit_heads(model: AudioTextModel, train: Sequence[ManifestRecord], dev: Seque
             total += float(loss.detach()) * len(rows)
         score = dev_map(model, dev, features)
         report.history.append({"epoch": epoch, "loss": total / len(pairs), "dev_mAP@10": score})
-        if score > report.best_dev or not config.keep_best:
-            report.best_dev, report.best_epoch = score, epoch
+        if score > report.kept_dev or not config.keep_best:
+            report.kept_dev, report.kept_epoch = score, epoch
             best_state = head_state(model)
     if best_state is not None:
         model.load_state_dict(best_state, strict=False)
@@ -181,7 +182,7 @@ def train_heads(config: RecipeConfig) -> Path:
         handle.write("epoch,loss,dev_mAP@10\n")
         for row in report.history:
             handle.write(f"{row['epoch']},{row['loss']:.6f},{row['dev_mAP@10']:.6f}\n")
-    development = {"manifest": str(config.data.val_manifest), "epoch": report.best_epoch,
+    development = {"manifest": str(config.data.val_manifest), "epoch": report.kept_epoch,
                    "selected_on_dev": config.train.select_on_dev,
                    **{k: round(float(v), 4) for k, v in dev_metrics(model, dev, features).items()}}
     model.config["provenance"] = {**model.config.get("provenance", {}), "recipe": config.name,
