@@ -181,10 +181,10 @@ def index(
         return
     if audio_dir is None:
         raise AudioretError("give the folder of sounds to index: audioret index AUDIO_DIR --out INDEX_DIR")
+    part = parse_shard(shard) if shard else None
     searcher_model, info = _load_model_for_index(model, out)
-    target = shard_folder(out, parse_shard(shard)) if shard else out
     try:
-        report = index_folder(audio_dir, target, searcher_model, info, parse_shard(shard) if shard else None,
+        report = index_folder(audio_dir, shard_folder(out, part) if part else out, searcher_model, info, part,
                               batch_size, workers, backend)
     except KeyboardInterrupt:
         err_console.print("interrupted: the batches embedded so far are kept; run the same command to resume")
@@ -323,7 +323,8 @@ def _own_command() -> str:
 
     if shutil.which("audioret") or not sys.argv or not sys.argv[0].endswith("audioret"):
         return "audioret"
-    return os.path.relpath(sys.argv[0]) if not os.path.relpath(sys.argv[0]).startswith("..") else sys.argv[0]
+    relative = os.path.relpath(sys.argv[0])
+    return sys.argv[0] if relative.startswith("..") else relative
 
 
 def _print_left_out(what: str, items: list[str], problems_file: Path | None) -> None:

@@ -143,7 +143,7 @@ class AudioTextModel(nn.Module):
 
     @property
     def stores_heads_only(self) -> bool:
-        return self.config.get("stored_weights", "all") == "heads"
+        return _stores_heads_only(self.config)
 
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -188,7 +188,7 @@ class AudioTextModel(nn.Module):
         except json.JSONDecodeError as err:
             raise DataFormatError(config_path, f"invalid JSON ({err.msg})", err.lineno) from None
         build = copy.deepcopy(config)
-        heads_only = config.get("stored_weights", "all") == "heads"
+        heads_only = _stores_heads_only(config)
         for option in BASE_WEIGHT_OPTIONS if not heads_only else ():
             build["audio"].pop(option, None)
         if (folder / TEXT_FOLDER).is_dir() and not heads_only:
@@ -211,3 +211,7 @@ class AudioTextModel(nn.Module):
         else:
             load_state_dict_strict(model, state, weights)
         return model
+
+
+def _stores_heads_only(config: dict[str, Any]) -> bool:
+    return config.get("stored_weights", "all") == "heads"

@@ -30,6 +30,7 @@ from audioret.utils.audio import load_audio
 from audioret.utils.errors import AudioretError
 from audioret.utils.io import atomic_write
 from audioret.utils.progress import progress_bar
+from audioret.utils.text import normalize_caption
 
 
 @dataclass
@@ -55,7 +56,12 @@ class FitReport:
 
 
 class FeatureTable:
-    """Frozen-encoder features of clips (by audio path) and captions (by text), computed once each."""
+    """Frozen-encoder features of clips (by audio path) and captions, computed once each.
+
+    Captions are keyed by their normalised form, which is what the tokenizer sees anyway and what
+    multi-positive retrieval targets use as queries, so captions differing only in case or
+    punctuation share one entry.
+    """
 
     def __init__(self, model: AudioTextModel, batch_size: int = 16):
         self.model, self.batch = model.eval(), batch_size
@@ -72,10 +78,13 @@ class FeatureTable:
                 for path, row in zip(chunk, self.model.audio_features(waves, self.batch), strict=True):
                     self.audio[path] = row.clone()  # a view would keep the whole batch alive
                 progress.advance(task, len(chunk))
-        captions = sorted({c for r in records for c in r.captions} - set(self.text))
+        captions = sorted({normalize_caption(c) for r in records for c in r.captions} - set(self.text))
         if captions:
             for caption, row in zip(captions, self.model.text_features(captions), strict=True):
                 self.text[caption] = row.clone()
+
+    def caption(self, text: str) -> torch.Tensor:
+        return self.text[normalize_caption(text)]
 
 
 def fit_heads(model: AudioTextModel, train: Sequence[ManifestRecord], dev: Sequence[ManifestRecord],
@@ -90,7 +99,7 @@ def fit_heads(model: AudioTextModel, train: Sequence[ManifestRecord], dev: Seque
         model.log_temperature.fill_(math.log(float(model.config.get("temperature", 0.02))))
     pairs = [(i, c) for i, r in enumerate(train) for c in r.captions]
     audio = torch.stack([features.audio[r.audio] for r in train])
-    text = torch.stack([features.text[c] for _, c in pairs])
+    text = torch.stack([features.caption(c) for _, c in pairs])
     clip_of = torch.tensor([i for i, _ in pairs])
     heads = [model.audio_projection.weight, model.audio_projection.bias, model.log_temperature]
     if config.lock_text:
@@ -145,19 +154,14 @@ def dev_map(model: AudioTextModel, records: Sequence[ManifestRecord], features: 
 
 @torch.no_grad()
 def dev_metrics(model: AudioTextModel, records: Sequence[ManifestRecord], features: FeatureTable) -> dict[str, float]:
-    """Multi-positive retrieval metrics (captions shared by several clips are one query)."""
+    """Multi-positive retrieval metrics (captions shared by several clips are one query); `records`
+    must have been added to `features`."""
     targets = targets_from_records(records, multi_positive=True)
-    audio = torch.nn.functional.normalize(model.audio_projection(torch.stack([features.audio[r.audio]
-                                                                             for r in records])), dim=-1)
-    text = torch.nn.functional.normalize(model.text_projection(torch.stack([features.text[q] if q in features.text
-                                                                           else _text_row(model, features, q)
-                                                                           for q in targets.queries])), dim=-1)
+    audio = torch.stack([features.audio[r.audio] for r in records])
+    text = torch.stack([features.caption(q) for q in targets.queries])
+    audio = torch.nn.functional.normalize(model.audio_projection(audio), dim=-1)
+    text = torch.nn.functional.normalize(model.text_projection(text), dim=-1)
     return retrieval_metrics((text @ audio.T).numpy(), targets.relevant)
-
-
-def _text_row(model: AudioTextModel, features: FeatureTable, query: str) -> torch.Tensor:
-    features.text[query] = model.text_features([query])[0]
-    return features.text[query]
 
 
 def train_heads(config: RecipeConfig) -> Path:

@@ -104,7 +104,7 @@ def prepare_sfx(src: Path, out: Path, workers: int = 8, captions: Path | None = 
     table = read_caption_table(captions)
     report = PrepareReport("sfx")
     records: list[ManifestRecord] = []
-    seen: dict[str, str] = {}
+    seen: set[str] = set()  # content digests
     for name, source in SOURCES.items():
         root = src / name / source.folder
         if not root.is_dir():
@@ -124,7 +124,7 @@ def prepare_sfx(src: Path, out: Path, workers: int = 8, captions: Path | None = 
             digest = hashlib.sha1(path.read_bytes()).hexdigest()
             if digest in seen:
                 continue  # the same sound copied to another unit or folder
-            seen[digest] = relative
+            seen.add(digest)
             records.append(ManifestRecord(
                 id=f"{name}/{relative}", audio=str(path), captions=[caption], dataset="sfx", split=source.split,
                 meta={"source": name, "package": source.package, "licence": source.licence, "stem": stem}))
