@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-all lint demo sfx-sources default-model clean
+.PHONY: install test lint demo sfx-sources default-model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +29,6 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "not slow"
-
-test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -4,6 +4,7 @@ this machine's loopback fails the test that made it."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from pathlib import Path
 
@@ -27,6 +28,18 @@ def _loopback_only(self: socket.socket, address, *args, **kwargs):
             NETWORK_ATTEMPTS.append(address)
             raise RuntimeError(f"test tried to reach the network ({address}); audioret must work offline")
     return _real_connect(self, address, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _torch_threads():
+    """AUDIORET_TEST_TORCH_THREADS=N runs the suite under torch.set_num_threads(N): another split of every
+    parallel sum, so another float32 rounding, which the tolerances (tests/tolerances.py) must absorb."""
+    threads = os.environ.get("AUDIORET_TEST_TORCH_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    yield
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -22,6 +22,10 @@ from audioret.eval.metrics import (
     targets_from_records,
 )
 
+#: Both sides float64. An AP@k sums at most k = 10 precisions of size <= 1 (error <= 20 u64 = 2e-15); the
+#: jackknife sums 500 leave-one-out means and takes a square root (<= 1000 u64 = 1.1e-13). 1e-12 covers both.
+METRIC_TOL = 1e-12
+
 
 def brute_force_ap(scores: np.ndarray, relevant: set[int], k: int) -> float:
     """AP@k by sorting the clips explicitly (stable, so ties go to the lower index)."""
@@ -41,12 +45,12 @@ def test_hand_worked_single_positive():
     relevant = [np.array([2]), np.array([0]), np.array([1])]
     ranks = relevant_ranks(scores, relevant)
     assert [r.tolist() for r in ranks] == [[3], [1], [4]]
-    assert average_precision_at_k(ranks, 10).tolist() == pytest.approx([1 / 3, 1.0, 1 / 4], abs=1e-12)
-    assert average_precision_at_k(ranks, 3).tolist() == pytest.approx([1 / 3, 1.0, 0.0], abs=1e-12)
+    assert average_precision_at_k(ranks, 10).tolist() == pytest.approx([1 / 3, 1.0, 1 / 4], abs=METRIC_TOL)
+    assert average_precision_at_k(ranks, 3).tolist() == pytest.approx([1 / 3, 1.0, 0.0], abs=METRIC_TOL)
     assert recall_at_k(ranks, 1).tolist() == [0.0, 1.0, 0.0]
     m = retrieval_metrics(scores, relevant, ks=(1, 3))
-    assert m["mAP@10"] == pytest.approx((1 / 3 + 1 + 1 / 4) / 3, abs=1e-12)
-    assert m["R@3"] == pytest.approx(2 / 3, abs=1e-12)
+    assert m["mAP@10"] == pytest.approx((1 / 3 + 1 + 1 / 4) / 3, abs=METRIC_TOL)
+    assert m["R@3"] == pytest.approx(2 / 3, abs=METRIC_TOL)
 
 
 def test_hand_worked_multi_positive_normalised_by_min_k_relevant():
@@ -56,10 +60,10 @@ def test_hand_worked_multi_positive_normalised_by_min_k_relevant():
     ranks = relevant_ranks(scores, relevant)
     assert ranks[0].tolist() == [1, 3, 7]
     # k=10: (1/1 + 2/3 + 3/7) / min(10, 3) ; k=2: (1/1) / min(2, 3) ; k=5: (1 + 2/3) / 3.
-    assert average_precision_at_k(ranks, 10)[0] == pytest.approx((1 + 2 / 3 + 3 / 7) / 3, abs=1e-12)
-    assert average_precision_at_k(ranks, 2)[0] == pytest.approx(1 / 2, abs=1e-12)
-    assert average_precision_at_k(ranks, 5)[0] == pytest.approx((1 + 2 / 3) / 3, abs=1e-12)
-    assert recall_at_k(ranks, 5)[0] == pytest.approx(2 / 3, abs=1e-12)
+    assert average_precision_at_k(ranks, 10)[0] == pytest.approx((1 + 2 / 3 + 3 / 7) / 3, abs=METRIC_TOL)
+    assert average_precision_at_k(ranks, 2)[0] == pytest.approx(1 / 2, abs=METRIC_TOL)
+    assert average_precision_at_k(ranks, 5)[0] == pytest.approx((1 + 2 / 3) / 3, abs=METRIC_TOL)
+    assert recall_at_k(ranks, 5)[0] == pytest.approx(2 / 3, abs=METRIC_TOL)
 
 
 def test_ties_are_broken_by_clip_order():
@@ -85,15 +89,15 @@ def test_single_positive_agrees_with_torchmetrics(seed):
             target[targets[q]] = True
             preds = torch.from_numpy(scores[q])
             ref_recall = retrieval_recall(preds, target, top_k=k).item()
-            assert abs(ours_recall[q] - ref_recall) < 1e-9
+            assert abs(ours_recall[q] - ref_recall) < METRIC_TOL
     for q in range(n_queries):
         target = torch.zeros(n_clips, dtype=torch.bool)
         target[targets[q]] = True
         ref_ap = retrieval_average_precision(torch.from_numpy(scores[q]), target, top_k=10)
         # torchmetrics divides in float32 whatever the input dtype: equal at that precision. The
-        # float64 brute-force reference below checks the same values to 1e-12.
+        # float64 brute-force reference below checks the same values to METRIC_TOL.
         assert np.float32(ours_ap[q]) == ref_ap.item()
-        assert abs(ours_ap[q] - brute_force_ap(scores[q], {int(targets[q])}, 10)) < 1e-12
+        assert abs(ours_ap[q] - brute_force_ap(scores[q], {int(targets[q])}, 10)) < METRIC_TOL
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -122,7 +126,7 @@ def test_multi_positive_ap_agrees_with_brute_force(seed, n_queries, n_clips, coa
     for k in (1, 3, 10):
         ours = average_precision_at_k(relevant_ranks(scores, relevant), k)
         ref = [brute_force_ap(scores[q], set(relevant[q].tolist()), k) for q in range(n_queries)]
-        np.testing.assert_allclose(ours, ref, atol=1e-12)
+        np.testing.assert_allclose(ours, ref, atol=METRIC_TOL)
 
 
 @settings(max_examples=30, deadline=None)
@@ -141,8 +145,8 @@ def test_jackknife_matches_astropy(n):
     values = np.random.default_rng(n).random(n)
     _, _, _, interval = jackknife_stats(values, np.mean, confidence_level=0.95)
     low, high = jackknife_interval(values)
-    assert low == pytest.approx(interval[0], abs=1e-12)
-    assert high == pytest.approx(interval[1], abs=1e-12)
+    assert low == pytest.approx(interval[0], abs=METRIC_TOL)
+    assert high == pytest.approx(interval[1], abs=METRIC_TOL)
 
 
 def test_chance_level_matches_simulation():

@@ -10,18 +10,23 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from audioret.losses import ContrastiveLoss
+from tolerances import U64
 
 WORLD, LOCAL, IN, DIM = 2, 3, 5, 4
+F64 = torch.float64
+#: Both runs are float64 and differ only in the order of their sums (gather, all-reduce). Losses and gradients
+#: are at most about 10 and pass through fewer than 100 operations: 100 x 10 x float64's unit roundoff.
+TOL = 100 * 10 * U64
 
 
 def _setup():
     torch.manual_seed(0)
-    audio_net, text_net = nn.Linear(IN, DIM), nn.Linear(IN, DIM)
-    log_tau = nn.Parameter(torch.tensor(-2.0))
-    x_audio, x_text = torch.randn(WORLD * LOCAL, IN), torch.randn(WORLD * LOCAL, IN)
-    x_mixed = torch.randn(WORLD * LOCAL, IN)
+    audio_net, text_net = nn.Linear(IN, DIM, dtype=F64), nn.Linear(IN, DIM, dtype=F64)
+    log_tau = nn.Parameter(torch.tensor(-2.0, dtype=F64))
+    x_audio, x_text = torch.randn(WORLD * LOCAL, IN, dtype=F64), torch.randn(WORLD * LOCAL, IN, dtype=F64)
+    x_mixed = torch.randn(WORLD * LOCAL, IN, dtype=F64)
     clip_ids = torch.tensor([0, 1, 2, 3, 3, 5])  # rows 3 and 4: two captions of one clip
-    lam = torch.rand(WORLD * LOCAL)
+    lam = torch.rand(WORLD * LOCAL, dtype=F64)
     partner_local = torch.tensor([[1, 2, 0], [2, 0, 1]])  # each process mixes within its own shard
     return audio_net, text_net, log_tau, x_audio, x_text, x_mixed, clip_ids, lam, partner_local
 
@@ -69,6 +74,6 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
         p.join(timeout=60)
         assert p.exitcode == 0
     for _, loss, grads in results:
-        assert loss == pytest.approx(single.item(), abs=1e-6)
+        assert loss == pytest.approx(single.item(), abs=TOL)
         for got, want in zip(grads, expected, strict=True):
-            torch.testing.assert_close(torch.from_numpy(got), want, atol=1e-6, rtol=1e-5)
+            torch.testing.assert_close(torch.from_numpy(got), want, atol=TOL, rtol=0)

@@ -9,9 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-from audioret.models.audio.aisfx import Aisfx, package_checkpoint
+from audioret.models.audio.aisfx import FRAME, HOP, SPEC_MAX, Aisfx, package_checkpoint
 from audioret.models.checkpoints import CheckpointMismatchError
 from fixtures.aisfx_signals import signals
+from tolerances import (
+    U32,
+    assert_within_rounding,
+    bank_condition,
+    filterbank_energy_bound,
+    frame_norms,
+    longest_reduction,
+    rounding_bound,
+)
 
 REFERENCE = np.load(Path(__file__).parents[1] / "fixtures" / "aisfx_reference.npz")
 @pytest.fixture(scope="module")
@@ -25,8 +34,32 @@ def test_spectrogram_and_block_embeddings_match_the_package(pretrained, name):
     with torch.no_grad():
         spec = pretrained.spectrogram(wave).numpy()
         blocks = pretrained.block_embeddings(wave).numpy()
-    np.testing.assert_allclose(spec, REFERENCE[f"{name}_spec"], atol=1e-4)
-    np.testing.assert_allclose(blocks, REFERENCE[f"{name}_blocks"], atol=1e-4)
+    exact_spec, spec_bound = spectrogram_bound(signals()[name].astype(np.float64))
+    assert_within_rounding(REFERENCE[f"{name}_spec"], exact_spec, spec_bound, "the package's spectrogram")
+    assert_within_rounding(spec, exact_spec, spec_bound, "our spectrogram (float32)")
+    exact, bound = float64_blocks(wave)
+    assert_within_rounding(REFERENCE[f"{name}_blocks"], exact, bound, "the package's block embeddings")
+    assert_within_rounding(blocks, exact, bound, "our block embeddings (float32)")
+
+
+def spectrogram_bound(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float64 aiSFX spectrogram and the float32 rounding bound of each element (tests/tolerances.py)."""
+    reference = Aisfx().double()
+    exact = reference.spectrogram(torch.from_numpy(wave)).numpy()
+    n_frames = len(exact)
+    padded = np.pad(wave, (HOP, n_frames * HOP + FRAME - len(wave) - HOP))
+    energies = (10 ** (exact * SPEC_MAX) - 1) / 1e4
+    mel_high = 2595.0 * np.log10(1.0 + 22_050.0 / 700.0)
+    energy_error = filterbank_energy_bound(frame_norms(padded, FRAME, HOP)[:n_frames], energies,
+                                           reference.banks.numpy(), FRAME, 2, bank_condition(0.0, mel_high, 96))
+    # log10(1 + 1e4 E) / max: the log's slope at the low end of the interval, then three roundings.
+    slope = 1e4 / (np.log(10) * SPEC_MAX * (1 + 1e4 * np.maximum(energies - energy_error, 0)))
+    return exact, slope * energy_error + 3 * U32 * np.abs(exact)
+
+
+def float64_blocks(wave: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    reference = Aisfx(pretrained=True).eval()
+    return rounding_bound(reference.block_embeddings, (wave,), longest_reduction(reference, FRAME), module=reference)
 
 
 def test_clip_embedding_is_the_mean_of_blocks_and_ignores_padding(pretrained):
@@ -34,8 +67,9 @@ def test_clip_embedding_is_the_mean_of_blocks_and_ignores_padding(pretrained):
     batch = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(w) for w in waves.values()], batch_first=True)
     with torch.no_grad():
         out = pretrained(batch, torch.tensor([len(w) for w in waves.values()])).numpy()
-    for row, name in zip(out, waves, strict=True):
-        np.testing.assert_allclose(row, REFERENCE[f"{name}_blocks"].mean(0), atol=1e-4)
+    for row, wave in zip(out, waves.values(), strict=True):
+        exact, bound = float64_blocks(torch.from_numpy(wave))
+        assert_within_rounding(row, exact.mean(0), bound.mean(0), "a clip embedding")  # a mean keeps the bound
 
 
 def test_the_package_checkpoint_holds_classifiers_that_are_dropped(tmp_path):

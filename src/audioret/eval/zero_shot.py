@@ -50,12 +50,13 @@ def htk_mel_banks(n_freqs: int = N_FFT // 2 + 1, n_mels: int = N_MELS, f_min: fl
 
 def yamnet_patches(wave: np.ndarray) -> np.ndarray:
     """A 16 kHz waveform -> [n_patches, 1, 96, 64] log-mel patches (short clips are padded to one)."""
-    signal = torch.from_numpy(np.ascontiguousarray(wave, np.float32))
+    # float32 as YAMNet was fed; a float64 wave stays float64 (the tests' rounding-free reference).
+    signal = torch.from_numpy(np.ascontiguousarray(wave, np.float64 if wave.dtype == np.float64 else np.float32))
     if len(signal) < N_FFT:  # shorter than one frame: pad so that there is one
         signal = torch.nn.functional.pad(signal, (0, N_FFT - len(signal)))
-    window = torch.hann_window(WIN)
+    window = torch.hann_window(WIN, dtype=signal.dtype)
     spectrum = torch.stft(signal, N_FFT, HOP, WIN, window, center=False, return_complex=True).abs()
-    log_mel = torch.log(spectrum.T @ htk_mel_banks() + 1e-6)  # [frames, 64]
+    log_mel = torch.log(spectrum.T @ htk_mel_banks().to(signal.dtype) + 1e-6)  # [frames, 64]
     if len(log_mel) < PATCH:
         log_mel = torch.nn.functional.pad(log_mel, (0, 0, 0, PATCH - len(log_mel)))
     starts = range(0, len(log_mel) - PATCH + 1, PATCH_HOP)

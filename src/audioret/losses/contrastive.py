@@ -14,11 +14,12 @@ import torch
 from torch import nn
 
 from audioret.losses.gather import gather_no_grad, gather_with_grad, rank_offset
+from audioret.utils.numeric import at_least_float32
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """sum_ij -targets_ij log softmax(logits_i)_j, divided by the number of rows."""
-    return -(targets * logits.float().log_softmax(dim=1)).sum() / logits.shape[0]
+    return -(targets * at_least_float32(logits).log_softmax(dim=1)).sum() / logits.shape[0]
 
 
 def infonce_loss(audio: torch.Tensor, text: torch.Tensor, temperature: torch.Tensor,
@@ -26,7 +27,7 @@ def infonce_loss(audio: torch.Tensor, text: torch.Tensor, temperature: torch.Ten
     """Symmetric InfoNCE. `clip_ids` [B] marks rows of the same clip as positives (default: the diagonal)."""
     logits = audio @ text.T / temperature
     if clip_ids is None:
-        positives = torch.eye(len(audio), device=audio.device)
+        positives = torch.eye(len(audio), device=audio.device, dtype=logits.dtype)
     else:
         positives = (clip_ids[:, None] == clip_ids[None, :]).float()
     a2t = soft_cross_entropy(logits, positives / positives.sum(1, keepdim=True))
@@ -47,7 +48,7 @@ def mixco_loss(mixed_audio: torch.Tensor, text: torch.Tensor, temperature: torch
     batch = len(lam)
     rows = torch.arange(batch, device=lam.device)
     logits = mixed_audio @ text.T / temperature  # mixture i x caption j
-    audio_targets = torch.zeros(batch, batch, device=lam.device)
+    audio_targets = torch.zeros(batch, batch, device=lam.device, dtype=at_least_float32(lam).dtype)
     audio_targets[rows, rows] += lam
     audio_targets[rows, partner] += 1 - lam
     # Caption j's target is mixture j with weight lam_j; caption phi(j)'s is mixture j with 1 - lam_j (Eq. 11).

@@ -24,6 +24,7 @@ from audioret.models.audio.base import AudioEncoder
 from audioret.models.checkpoints import filter_keys, load_state_dict_strict, read_checkpoint
 from audioret.models.registry import register_model
 from audioret.utils.errors import MissingFileError
+from audioret.utils.numeric import at_least_float32
 
 FRAME, HOP, N_BANDS = 2048, 1024, 96
 SPEC_MAX = 9.457798957824707
@@ -129,8 +130,9 @@ class Aisfx(AudioEncoder):
 
     def forward(self, waveform: torch.Tensor, valid_samples: torch.Tensor | None = None) -> torch.Tensor:
         with torch.autocast(device_type=waveform.device.type, enabled=False):
-            specs = [self.blocks(self.spectrogram(w.float()[: int(valid_samples[i])] if valid_samples is not None
-                                                  else w.float())) for i, w in enumerate(waveform)]
+            waveform = at_least_float32(waveform)
+            specs = [self.blocks(self.spectrogram(w[: int(valid_samples[i])] if valid_samples is not None else w))
+                     for i, w in enumerate(waveform)]
         counts = [len(s) for s in specs]
         embeddings = self.embedding_net(torch.cat(specs))
         return torch.stack([e.mean(0) for e in embeddings.split(counts)])

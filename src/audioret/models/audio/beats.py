@@ -26,6 +26,7 @@ from audioret.models.checkpoints import (
     read_checkpoint,
 )
 from audioret.models.registry import register_model
+from audioret.utils.numeric import at_least_float32
 
 #: The fine-tuned AudioSet BEATs (iter3+) configuration; a checkpoint's own "cfg" overrides it.
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -188,7 +189,7 @@ class BEATs(AudioEncoder):
     def fbank(self, waveform: torch.Tensor) -> torch.Tensor:
         """[batch, samples] -> normalised [batch, frames, 128] (int16-scaled Kaldi fbank)."""
         with torch.autocast(device_type=waveform.device.type, enabled=False):
-            return (kaldi_fbank(waveform.float() * 2**15, num_mel_bins=128) - FBANK_MEAN) / (2 * FBANK_STD)
+            return (kaldi_fbank(at_least_float32(waveform) * 2**15, num_mel_bins=128) - FBANK_MEAN) / (2 * FBANK_STD)
 
     def tokens(self, waveform: torch.Tensor, valid_samples: torch.Tensor | None = None):
         """Encoder outputs [batch, tokens, dim] and the boolean mask of tokens that cover real audio."""

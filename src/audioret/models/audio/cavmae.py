@@ -21,6 +21,7 @@ from audioret.models.audio.frontend import kaldi_fbank
 from audioret.models.audio.vit import Block, init_vit_weights
 from audioret.models.checkpoints import StateDict, filter_keys, load_state_dict_strict, read_checkpoint
 from audioret.models.registry import register_model
+from audioret.utils.numeric import at_least_float32
 
 FBANK_MEAN, FBANK_STD = -5.081, 4.4849
 AUDIO_PREFIXES = ("patch_embed_a.", "pos_embed_a", "modality_a", "blocks_a.", "blocks_u.", "norm_a.")
@@ -83,7 +84,7 @@ class CAVMAEAudio(AudioEncoder):
         """[batch, samples] -> normalised [batch, 1024, 128], each clip as the official dataloader
         prepares it: mean removed, Hann-window fbank, zero-padded or cut to 1024 frames, normalised."""
         rows = []
-        for i, wave in enumerate(waveform.float()):
+        for i, wave in enumerate(at_least_float32(waveform)):
             if valid_samples is not None:
                 wave = wave[: max(int(valid_samples[i]), 400)]
             fbank = kaldi_fbank(wave - wave.mean(), num_mel_bins=128, window="hanning")

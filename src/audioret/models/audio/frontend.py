@@ -18,6 +18,8 @@ import math
 import torch
 from torch import nn
 
+from audioret.utils.numeric import at_least_float32
+
 FLOAT_EPS = torch.finfo(torch.float32).eps
 
 
@@ -117,5 +119,5 @@ class PasstMel(nn.Module):
                           window=self.window, center=True, return_complex=True)
         power = spec.real.pow(2) + spec.imag.pow(2)
         with torch.autocast(device_type=power.device.type, enabled=False):
-            mel = self.banks.float() @ power.float()
+            mel = at_least_float32(self.banks).to(at_least_float32(power).dtype) @ at_least_float32(power)
         return (torch.log(mel + 1e-5) + 4.5) / 5.0
