@@ -23,8 +23,9 @@ import torch
 
 from audioret.data.manifest import read_manifest
 from audioret.eval.metrics import retrieval_metrics, targets_from_records
-from audioret.eval.zero_shot import SAMPLE_RATE, Yamnet, YamnetLabelBaseline
+from audioret.eval.zero_shot import YamnetLabelBaseline
 from audioret.models import AudioTextModel
+from audioret.models.audio.yamnet import SAMPLE_RATE, Yamnet
 from audioret.train.heads import FeatureTable, HeadsConfig, dev_map, fit_heads
 from audioret.utils.audio import load_audio
 from audioret.utils.io import atomic_write

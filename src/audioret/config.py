@@ -49,8 +49,11 @@ class ModelConfig:
     audio: dict[str, Any] = field(default_factory=lambda: {"name": "passt-s-s16"})
     text: dict[str, Any] = field(default_factory=lambda: {"name": "roberta"})
     embed_dim: int = 1024
-    temperature: float = 0.02
+    temperature: float | None = None  # the initial temperature; None: the model's default (the paper's 0.02)
     stored_weights: str = "all"  # "heads": save only projections + temperature (encoders from packages)
+    # A training-free prior fused into the score, {"weight": w, "tau": t} (models/audio_text.py); the audio
+    # encoder must report class posteriors (YAMNet).
+    prior: dict[str, float] | None = None
 
 
 @dataclass
@@ -71,12 +74,25 @@ class TrainConfig:
     num_nodes: int = 1
     accelerator: str = "auto"
     gradient_clip: float | None = None
-    # Train only the projection heads on features of frozen encoders, computed once (train/heads.py);
-    # epochs, batch_size, lr and weight_decay apply, the rest of this section does not.
-    frozen_encoders: bool = False
-    lock_text: bool = False  # frozen encoders: keep the text head a fixed isometry, learn the audio head only
-    feature_dropout: float = 0.0  # frozen encoders: dropout on the cached features while training
-    select_on_dev: bool = True  # frozen encoders: keep the best epoch on data.val_manifest; False: the last
+
+
+@dataclass
+class HeadsConfig:
+    """Train only the projection heads on features of frozen encoders, computed once (train/heads.py).
+
+    A recipe with a `heads:` section is trained this way; its `train:` section is not read.
+    """
+
+    epochs: int = 60
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    # Locked text (as in LiT): the text head is a fixed isometry of the text encoder's space (orthonormal
+    # columns, so cosine similarities between captions are exactly the encoder's) and only the audio
+    # head learns. Query wordings never seen in training then keep the text encoder's generalisation.
+    lock_text: bool = False
+    feature_dropout: float = 0.0  # dropout on the frozen features while training (augmentation)
+    keep_best: bool = True  # keep the best epoch on data.val_manifest (its dev figure then flatters); False: the last
 
 
 @dataclass
@@ -89,6 +105,7 @@ class RecipeConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    heads: HeadsConfig | None = None
     notes: str = ""
 
     @property

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from audioret.eval.zero_shot import htk_mel_banks, yamnet_patches
+from audioret.models.audio.yamnet import htk_mel_banks, yamnet_patches
 from tolerances import U32, assert_within_rounding, bank_condition, filterbank_energy_bound, frame_norms
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "yamnet_frontend.npz"

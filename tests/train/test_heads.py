@@ -9,15 +9,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from audioret.config import HeadsConfig
 from audioret.data.manifest import read_manifest
 from audioret.data.recipes import prepare
 from audioret.models import AudioTextModel
 from audioret.train.heads import (
     FeatureTable,
-    HeadsConfig,
     dev_map,
     fit_heads,
-    lock_text_projection,
 )
 from audioret.utils.errors import AudioretError
 from models.tiny import make_text_model
@@ -40,9 +39,8 @@ def tiny(tmp_path_factory):
 
 def test_locked_text_head_keeps_the_encoders_cosine_similarities(tiny):
     with pytest.raises(AudioretError, match="embed_dim"):
-        lock_text_projection(AudioTextModel({"audio": {"name": "cnn-tiny"}, "text": tiny.config["text"],
-                                             "embed_dim": 16}), seed=0)
-    lock_text_projection(tiny, seed=0)
+        AudioTextModel({"audio": {"name": "cnn-tiny"}, "text": tiny.config["text"], "embed_dim": 16}).lock_text_head(0)
+    tiny.lock_text_head(seed=0)
     captions = ["a dog barks", "rain falls on the roof", "three beeps"]
     raw = torch.nn.functional.normalize(tiny.text_features(captions), dim=-1)
     projected = torch.from_numpy(tiny.encode_text(captions))

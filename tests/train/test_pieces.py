@@ -36,7 +36,7 @@ def test_recipe_defaults_overrides_and_relative_paths(tmp_path):
     (tmp_path / "r.yaml").write_text(RECIPE)
     config = load_recipe(tmp_path / "r.yaml", ["train.batch_size=64", "train.mixco=false", "data.num_workers=0"])
     assert config.train.lr == 1e-5 and config.train.batch_size == 64 and config.train.mixco is False
-    assert config.train.text_mask_prob == 0.15 and config.train.val_every == 0.2 and config.model.temperature == 0.02
+    assert config.train.text_mask_prob == 0.15 and config.train.val_every == 0.2 and config.model.temperature is None
     assert config.data.train[0].manifest == str(tmp_path / "train.jsonl")
     assert config.data.train[0].variation_prob == 0.3
 

@@ -40,7 +40,9 @@ BASE_WEIGHT_OPTIONS = ("checkpoint",)
 # config["stored_weights"]: "all" (default) saves every parameter; "heads" saves only the projections
 # and temperature, for models whose encoders are frozen pretrained weights that installed packages
 # carry (the default model): its folder stays a few MB and the encoders load from their packages.
-HEAD_PREFIXES = ("audio_projection.", "text_projection.", "log_temperature")
+HEAD_PREFIXES = ("audio_projection.", "text_projection.", "log_temperature", "prior_class_vectors")
+#: The temperature a model starts from (the paper's initial value), unless its config names another.
+DEFAULT_TEMPERATURE = 0.02
 
 
 class AudioTextModel(nn.Module):
@@ -48,7 +50,13 @@ class AudioTextModel(nn.Module):
 
     Args:
         config: {"audio": {"name": ..., **options}, "text": {"name": ..., **options},
-                 "embed_dim": 1024, "temperature": 0.02, "provenance": {...}}
+                 "embed_dim": 1024, "temperature": 0.02, "prior": {"weight": ..., "tau": ...} (optional),
+                 "provenance": {...}}
+
+    A model with a `prior` (its audio encoder must report class posteriors, as YAMNet does) adds a
+    training-free score to the cosine similarity: sum_c softmax_c(cos(query, class name c) / tau) p(c | clip),
+    times `weight`. Its search vectors (`encode_audio`, `encode_text`) are [unit embedding ; sqrt(weight) x
+    class part], so that their inner product is the fused score; they are not unit rows.
     """
 
     def __init__(self, config: dict[str, Any]):
@@ -64,7 +72,22 @@ class AudioTextModel(nn.Module):
         dim = int(config.get("embed_dim", 1024))
         self.audio_projection = nn.Linear(self.audio.output_dim, dim)
         self.text_projection = nn.Linear(self.text.output_dim, dim)
-        self.log_temperature = nn.Parameter(torch.tensor(math.log(float(config.get("temperature", 0.02)))))
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(self.initial_temperature)))
+        self.prior = config.get("prior")
+        if self.prior is not None:
+            span, names = self.audio.class_posteriors()
+            self.prior_span = span
+            # The class names' text features, unit rows; computed by `reset_heads`, stored with the heads.
+            self.register_buffer("prior_class_vectors", torch.zeros(len(names), self.text.output_dim))
+
+    @property
+    def initial_temperature(self) -> float:
+        return float(self.config.get("temperature", DEFAULT_TEMPERATURE))
+
+    @property
+    def vector_dim(self) -> int:
+        """Width of the search vectors: the joint space, plus the class part of a prior."""
+        return self.audio_projection.out_features + (0 if self.prior is None else len(self.prior_class_vectors))
 
     @property
     def sample_rate(self) -> int:
@@ -77,19 +100,74 @@ class AudioTextModel(nn.Module):
     # --- differentiable paths, used by training -------------------------------------------------
     def embed_audio(self, waveform: torch.Tensor) -> torch.Tensor:
         """[batch, samples] at `sample_rate` -> unit-norm [batch, D]."""
-        return F.normalize(self.audio_projection(self.audio(waveform)), dim=-1)
+        return self.project_audio(self.audio(waveform))
 
     def embed_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Token ids from `tokenize` -> unit-norm [batch, D]."""
-        return F.normalize(self.text_projection(self.text(input_ids, attention_mask)), dim=-1)
+        return self.project_text(self.text(input_ids, attention_mask))
 
     def tokenize(self, captions: list[str]) -> dict[str, torch.Tensor]:
         return self.text.tokenize(captions)
 
+    # --- heads on encoder features (frozen-encoder training and every search vector) -----------------
+    @torch.no_grad()
+    def reset_heads(self) -> None:
+        """Fresh projections, the initial temperature and (with a prior) the class names' text vectors."""
+        self.audio_projection.reset_parameters()
+        self.text_projection.reset_parameters()
+        self.log_temperature.fill_(math.log(self.initial_temperature))
+        if self.prior is not None:
+            _, names = self.audio.class_posteriors()
+            self.prior_class_vectors.copy_(F.normalize(self.text_features(names), dim=-1))
+
+    @torch.no_grad()
+    def lock_text_head(self, seed: int) -> None:
+        """Set the text head to a fixed map with orthonormal columns and zero bias: an isometry of the text
+        encoder's space (as in LiT), so caption similarities stay exactly the encoder's."""
+        weight = self.text_projection.weight  # [D, text dim], D >= text dim
+        if weight.shape[0] < weight.shape[1]:
+            raise AudioretError(f"a locked text head needs embed_dim >= the text encoder's {weight.shape[1]} "
+                                f"dimensions, got {weight.shape[0]}")
+        generator = torch.Generator().manual_seed(seed)
+        q, _ = torch.linalg.qr(torch.randn(weight.shape, generator=generator))
+        weight.copy_(q)
+        self.text_projection.bias.zero_()
+
+    def head_parameters(self, text: bool = True) -> list[nn.Parameter]:
+        """What frozen-encoder training learns: the audio head, the temperature and (unless locked) the text head."""
+        heads = [self.audio_projection.weight, self.audio_projection.bias, self.log_temperature]
+        return heads + ([self.text_projection.weight, self.text_projection.bias] if text else [])
+
+    def project_audio(self, features: torch.Tensor) -> torch.Tensor:
+        """Audio encoder features -> unit-norm joint-space embeddings (differentiable)."""
+        return F.normalize(self.audio_projection(features), dim=-1)
+
+    def project_text(self, features: torch.Tensor) -> torch.Tensor:
+        """Text encoder features -> unit-norm joint-space embeddings (differentiable)."""
+        return F.normalize(self.text_projection(features), dim=-1)
+
+    def audio_search_vectors(self, features: torch.Tensor) -> torch.Tensor:
+        """Audio encoder features -> the vectors an index stores (the embedding, plus a prior's class part)."""
+        embedding = self.project_audio(features.to(self.audio_projection.weight.dtype))
+        if self.prior is None:
+            return embedding
+        posteriors = features[:, self.prior_span[0] : self.prior_span[1]].to(embedding.dtype)
+        return torch.cat([embedding, math.sqrt(self.prior["weight"]) * posteriors], dim=1)
+
+    def text_search_vectors(self, features: torch.Tensor) -> torch.Tensor:
+        """Text encoder features -> query vectors (the embedding, plus a prior's class weights)."""
+        embedding = self.project_text(features)
+        if self.prior is None:
+            return embedding
+        similarity = F.normalize(features, dim=-1) @ self.prior_class_vectors.T
+        weights = torch.softmax(similarity / self.prior["tau"], dim=1)
+        return torch.cat([embedding, math.sqrt(self.prior["weight"]) * weights], dim=1)
+
     # --- inference on whole clips and strings ----------------------------------------------------
     @torch.no_grad()
     def encode_audio(self, inputs: Sequence[str | Path | np.ndarray], batch_size: int = 8) -> np.ndarray:
-        """Unit-norm clip embeddings [n, D] for files (decoded and resampled) or waveforms (1-D, at
+        """Clip search vectors [n, vector_dim] (unit rows unless the model has a prior) for files (decoded and
+        resampled) or waveforms (1-D, at
         `sample_rate`). Clips longer than the encoder's window are cut into windows whose embeddings
         are averaged, weighted by how much real audio each holds."""
         waves = []
@@ -103,10 +181,10 @@ class AudioTextModel(nn.Module):
 
     @torch.no_grad()
     def embed_clips(self, waves: Sequence[np.ndarray], batch_size: int = 8) -> torch.Tensor:
-        """Unit-norm [n, D] for whole clips at `sample_rate`, in the current train/eval mode."""
+        """Search vectors [n, vector_dim] for whole clips at `sample_rate`, in the current train/eval mode."""
         pooled = self.audio_features(waves, batch_size)
         device = next(self.parameters()).device
-        return F.normalize(self.audio_projection(pooled.to(device)).float(), dim=-1)
+        return self.audio_search_vectors(pooled.to(device)).float()
 
     @torch.no_grad()
     def audio_features(self, waves: Sequence[np.ndarray], batch_size: int = 8) -> torch.Tensor:
@@ -147,7 +225,8 @@ class AudioTextModel(nn.Module):
 
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Unit-norm query embeddings [n, D]. Empty or whitespace-only queries are an error."""
+        """Query vectors [n, vector_dim] (unit rows unless the model has a prior). Empty or whitespace-only
+        queries are an error."""
         for i, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"query {i} is empty; a query needs at least one word")
@@ -156,7 +235,7 @@ class AudioTextModel(nn.Module):
         out = []
         for start in range(0, len(texts), batch_size):
             batch = {k: v.to(device) for k, v in self.tokenize(list(texts[start : start + batch_size])).items()}
-            out.append(self.embed_text(**batch).float().cpu())
+            out.append(self.text_search_vectors(self.text(**batch)).float().cpu())
         return torch.cat(out).numpy()
 
     # --- model folders ---------------------------------------------------------------------------

@@ -87,4 +87,4 @@ def create_model(name: str, **cfg: Any) -> nn.Module:
 def _import_encoders() -> None:
     # Importing the modules runs their @register_model decorators.
     from audioret.models import text  # noqa: F401
-    from audioret.models.audio import aisfx, beats, cavmae, cnn, passt  # noqa: F401
+    from audioret.models.audio import aisfx, beats, cavmae, cnn, passt, stack, yamnet  # noqa: F401

@@ -18,7 +18,7 @@ from audioret.utils.errors import AudioretError
 def describe_model(folder: str | Path, model: AudioTextModel) -> dict[str, Any]:
     """What an index records about its model (model.json)."""
     return {"fingerprint": model_fingerprint(folder), "source": str(Path(folder).resolve()),
-            "embed_dim": int(model.audio_projection.out_features), "sample_rate": int(model.sample_rate),
+            "embed_dim": int(model.vector_dim), "sample_rate": int(model.sample_rate),
             "audio": model.config["audio"]["name"], "text": model.config["text"]["name"]}
 
 

@@ -59,8 +59,10 @@ def run_config(run_dir: Path) -> RecipeConfig:
 
 
 def model_config(config: RecipeConfig) -> dict[str, Any]:
-    return {"audio": dict(config.model.audio), "text": dict(config.model.text), "embed_dim": config.model.embed_dim,
-            "temperature": config.model.temperature, "stored_weights": config.model.stored_weights}
+    model = {"audio": dict(config.model.audio), "text": dict(config.model.text), "embed_dim": config.model.embed_dim,
+             "stored_weights": config.model.stored_weights}
+    optional = {"temperature": config.model.temperature, "prior": config.model.prior}
+    return {**model, **{k: v for k, v in optional.items() if v is not None}}
 
 
 def average_run(run_dir: str | Path, top: int = 10, out: str | Path | None = None) -> tuple[Path, list]:

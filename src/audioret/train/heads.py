@@ -4,14 +4,13 @@ With frozen pretrained encoders every clip and caption has one fixed feature vec
 computed once and the contrastive loss of the recipe (symmetric InfoNCE, trainable temperature,
 several captions of one clip all positives) is minimised over the two linear heads alone. A run over
 a few thousand clips takes seconds on a CPU; this is how the default model is made
-(recipes/audioret-sfx-small.yaml with `train.frozen_encoders: true`, run by `audioret train`).
+(recipes/audioret-sfx-small.yaml, whose `heads:` section makes `audioret train` run it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audioret.config import RecipeConfig
+from audioret.config import HeadsConfig, RecipeConfig
 from audioret.data.manifest import ManifestRecord, read_manifest
 from audioret.eval.metrics import retrieval_metrics, targets_from_records
 from audioret.losses import ContrastiveLoss
@@ -27,25 +26,9 @@ from audioret.models import AudioTextModel
 from audioret.models.audio_text import HEAD_PREFIXES
 from audioret.train.averaging import model_config
 from audioret.utils.audio import load_audio
-from audioret.utils.errors import AudioretError
 from audioret.utils.io import atomic_write
 from audioret.utils.progress import progress_bar
 from audioret.utils.text import normalize_caption
-
-
-@dataclass
-class HeadsConfig:
-    epochs: int = 60
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    seed: int = 0
-    # Locked text (as in LiT): the text head is a fixed isometry of the text encoder's space (orthonormal
-    # columns, so cosine similarities between captions are exactly the encoder's) and only the audio
-    # head learns. Query wordings never seen in training then keep the text encoder's generalisation.
-    lock_text: bool = False
-    feature_dropout: float = 0.0  # dropout on the frozen features while training (augmentation)
-    keep_best: bool = True  # keep the epoch with the best dev score (a dev figure then flatters); False: the last
 
 
 @dataclass
@@ -88,24 +71,19 @@ class FeatureTable:
 
 
 def fit_heads(model: AudioTextModel, train: Sequence[ManifestRecord], dev: Sequence[ManifestRecord],
-              features: FeatureTable, config: HeadsConfig) -> FitReport:
+              features: FeatureTable, config: HeadsConfig, seed: int = 0) -> FitReport:
     """Fit the heads on `train`; keep the epoch with the best multi-positive mAP@10 on `dev` (or the last one
-    with `keep_best=False`). Each call starts from freshly initialised heads, seeded by `config.seed`."""
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    with torch.no_grad():  # fresh heads for every seed
-        model.audio_projection.reset_parameters()
-        model.text_projection.reset_parameters()
-        model.log_temperature.fill_(math.log(float(model.config.get("temperature", 0.02))))
+    with `keep_best=False`). Each call starts from freshly initialised heads, seeded by `seed`."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model.reset_heads()
     pairs = [(i, c) for i, r in enumerate(train) for c in r.captions]
     audio = torch.stack([features.audio[r.audio] for r in train])
     text = torch.stack([features.caption(c) for _, c in pairs])
     clip_of = torch.tensor([i for i, _ in pairs])
-    heads = [model.audio_projection.weight, model.audio_projection.bias, model.log_temperature]
     if config.lock_text:
-        lock_text_projection(model, config.seed)
-    else:
-        heads += [model.text_projection.weight, model.text_projection.bias]
+        model.lock_text_head(seed)
+    heads = model.head_parameters(text=not config.lock_text)
     dropout = torch.nn.Dropout(config.feature_dropout)
     optimizer = torch.optim.AdamW(heads, lr=config.lr, weight_decay=config.weight_decay)
     steps = config.epochs * max(1, -(-len(pairs) // config.batch_size))
@@ -116,8 +94,8 @@ def fit_heads(model: AudioTextModel, train: Sequence[ManifestRecord], dev: Seque
         total = 0.0
         for start in range(0, len(order), config.batch_size):
             rows = order[start : start + config.batch_size]
-            a = torch.nn.functional.normalize(model.audio_projection(dropout(audio[clip_of[rows]])), dim=-1)
-            t = torch.nn.functional.normalize(model.text_projection(dropout(text[rows])), dim=-1)
+            a = model.project_audio(dropout(audio[clip_of[rows]]))
+            t = model.project_text(dropout(text[rows]))
             loss = loss_fn(a, t, model.temperature, clip_of[rows])["loss"]
             optimizer.zero_grad()
             loss.backward()
@@ -135,19 +113,6 @@ def fit_heads(model: AudioTextModel, train: Sequence[ManifestRecord], dev: Seque
 
 
 @torch.no_grad()
-def lock_text_projection(model: AudioTextModel, seed: int) -> None:
-    """Set the text head to a fixed map with orthonormal columns and zero bias (an isometry)."""
-    weight = model.text_projection.weight  # [D, text dim], D >= text dim
-    if weight.shape[0] < weight.shape[1]:
-        raise AudioretError(f"a locked text head needs embed_dim >= the text encoder's {weight.shape[1]} dimensions, "
-                            f"got {weight.shape[0]}")
-    generator = torch.Generator().manual_seed(seed)
-    q, _ = torch.linalg.qr(torch.randn(weight.shape, generator=generator))
-    weight.copy_(q)
-    model.text_projection.bias.zero_()
-
-
-@torch.no_grad()
 def dev_map(model: AudioTextModel, records: Sequence[ManifestRecord], features: FeatureTable) -> float:
     return dev_metrics(model, records, features)["mAP@10"]
 
@@ -159,13 +124,12 @@ def dev_metrics(model: AudioTextModel, records: Sequence[ManifestRecord], featur
     targets = targets_from_records(records, multi_positive=True)
     audio = torch.stack([features.audio[r.audio] for r in records])
     text = torch.stack([features.caption(q) for q in targets.queries])
-    audio = torch.nn.functional.normalize(model.audio_projection(audio), dim=-1)
-    text = torch.nn.functional.normalize(model.text_projection(text), dim=-1)
-    return retrieval_metrics((text @ audio.T).numpy(), targets.relevant)
+    scores = model.text_search_vectors(text) @ model.audio_search_vectors(audio).T  # with a prior, fused
+    return retrieval_metrics(scores.numpy(), targets.relevant)
 
 
 def train_heads(config: RecipeConfig) -> Path:
-    """`audioret train` for recipes with `train.frozen_encoders: true`: RUN_DIR/model, history.csv."""
+    """`audioret train` for recipes with a `heads:` section: RUN_DIR/model, history.csv."""
     run_dir = config.run_dir
     model = AudioTextModel(model_config(config))
     train = [r for entry in config.data.train for r in read_manifest(entry.manifest)]
@@ -178,16 +142,13 @@ def train_heads(config: RecipeConfig) -> Path:
     features.add(dev, "dev")
     with atomic_write(cache, "wb") as handle:
         torch.save({"audio": features.audio, "text": features.text}, handle)
-    settings = HeadsConfig(config.train.epochs, config.train.batch_size, config.train.lr, config.train.weight_decay,
-                           config.seed, config.train.lock_text, config.train.feature_dropout,
-                           config.train.select_on_dev)
-    report = fit_heads(model, train, dev, features, settings)
+    report = fit_heads(model, train, dev, features, config.heads, config.seed)
     with atomic_write(run_dir / "history.csv") as handle:
         handle.write("epoch,loss,dev_mAP@10\n")
         for row in report.history:
             handle.write(f"{row['epoch']},{row['loss']:.6f},{row['dev_mAP@10']:.6f}\n")
     development = {"manifest": str(config.data.val_manifest), "epoch": report.kept_epoch,
-                   "selected_on_dev": config.train.select_on_dev,
+                   "selected_on_dev": config.heads.keep_best,
                    **{k: round(float(v), 4) for k, v in dev_metrics(model, dev, features).items()}}
     model.config["provenance"] = {**model.config.get("provenance", {}), "recipe": config.name,
                                   "training_data": describe_sources(train), "development": development}

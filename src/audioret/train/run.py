@@ -68,7 +68,7 @@ def train(config: RecipeConfig, resume: bool = True, callbacks: list | None = No
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(run_dir / "config.yaml") as handle:
         yaml.safe_dump(to_dict(config), handle, sort_keys=False)
-    if config.train.frozen_encoders:
+    if config.heads is not None:
         from audioret.train.heads import train_heads
 
         return train_heads(config)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from audioret.utils.errors import AudioretError
+
 
 class AudioEncoder(nn.Module):
     """Maps a batch of mono waveforms at `sample_rate` to clip embeddings of size `output_dim`.
@@ -24,6 +26,11 @@ class AudioEncoder(nn.Module):
         zero padding); encoders that can pool over real audio only use it, others may ignore it.
         """
         raise NotImplementedError  # pragma: no cover - abstract
+
+    def class_posteriors(self) -> tuple[tuple[int, int], list[str]]:
+        """(start, stop) of the class posteriors in the output and the classes' names, for encoders that
+        classify (YAMNet); a model's prior reads them."""
+        raise AudioretError(f"{type(self).__name__} reports no class posteriors, which a model's prior needs")
 
     @property
     def window_samples(self) -> int:
