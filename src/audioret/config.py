@@ -93,6 +93,9 @@ class HeadsConfig:
     lock_text: bool = False
     feature_dropout: float = 0.0  # dropout on the frozen features while training (augmentation)
     keep_best: bool = True  # keep the best epoch on data.val_manifest (its dev figure then flatters); False: the last
+    # A teacher's captions: the names of the classes the audio encoder hears with at least this probability
+    # are added to each training clip's captions (the encoder must report class posteriors); None: off.
+    teacher_threshold: float | None = None
 
 
 @dataclass

@@ -9,6 +9,7 @@ a few thousand clips takes seconds on a CPU; this is how the default model is ma
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -128,6 +129,28 @@ def dev_metrics(model: AudioTextModel, records: Sequence[ManifestRecord], featur
     return retrieval_metrics(scores.numpy(), targets.relevant)
 
 
+#: AudioSet classes that say nothing about what a clip is (rooms, noise colours, the genre "sound effect").
+GENERIC_CLASSES = frozenset({
+    "Silence", "Sound effect", "Music", "Noise", "Static", "White noise", "Pink noise", "Environmental noise",
+    "Echo", "Reverberation", "Inside, small room", "Inside, large room or hall", "Inside, public space",
+    "Outside, urban or manmade", "Outside, rural or natural", "Mechanisms", "Hubbub, speech noise, speech babble",
+})
+
+
+def teacher_captions(records: Sequence[ManifestRecord], posteriors: dict[str, torch.Tensor], names: Sequence[str],
+                     threshold: float = 0.3) -> list[ManifestRecord]:
+    """Copies of `records` whose captions also hold the names of the classes YAMNet hears with probability
+    >= `threshold` (lower-cased, generic classes left out): a teacher's captions beside the reviewed one."""
+    taught = []
+    for record in records:
+        probabilities = posteriors[record.audio]
+        heard = [names[i].lower() for i in torch.nonzero(probabilities >= threshold).flatten().tolist()
+                 if names[i] not in GENERIC_CLASSES]
+        extra = [c for c in heard if c not in {caption.lower() for caption in record.captions}]
+        taught.append(dataclasses.replace(record, captions=[*record.captions, *extra]))
+    return taught
+
+
 def train_heads(config: RecipeConfig) -> Path:
     """`audioret train` for recipes with a `heads:` section: RUN_DIR/model, history.csv."""
     run_dir = config.run_dir
@@ -140,6 +163,11 @@ def train_heads(config: RecipeConfig) -> Path:
         features.audio, features.text = torch.load(cache, weights_only=True).values()
     features.add(train, "train")
     features.add(dev, "dev")
+    if config.heads.teacher_threshold is not None:
+        (start, stop), names = model.audio.class_posteriors()
+        train = teacher_captions(train, {r.audio: features.audio[r.audio][start:stop] for r in train}, names,
+                                 config.heads.teacher_threshold)
+        features.add(train, "teacher captions")
     with atomic_write(cache, "wb") as handle:
         torch.save({"audio": features.audio, "text": features.text}, handle)
     report = fit_heads(model, train, dev, features, config.heads, config.seed)
