@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from audioret import default_model_dir
 from audioret.data.manifest import ManifestRecord, read_manifest
 from audioret.data.recipes.sfx import CATEGORIES
 from audioret.eval.metrics import retrieval_metrics, targets_from_records
 from audioret.eval.zero_shot import YamnetLabelBaseline
-from audioret import default_model_dir
 from audioret.models import AudioTextModel
 from audioret.utils.errors import MissingFileError
 from audioret.utils.text import normalize_caption
