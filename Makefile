@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo sfx-sources default-model clean
+.PHONY: install test lint demo demo-sources sfx-sources default-model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,18 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-demo: $(STAMP)
+demo: $(STAMP) demo-sources
 	$(BIN)/audioret demo
+
+# The demo library's two Debian packages (55 MB), unpacked without installing.
+DEMO_DEBS := scratch:scratch 7kaa:7kaa-data
+demo-sources:
+	mkdir -p data/demo-sources/debs
+	apt-cache policy scratch | grep -q "Candidate: [0-9]" || apt-get update -qq
+	cd data/demo-sources/debs && for pair in $(DEMO_DEBS); do p=$${pair#*:}; \
+		ls $${p}_*.deb >/dev/null 2>&1 || apt-get download $$p; done
+	for pair in $(DEMO_DEBS); do n=$${pair%%:*}; p=$${pair#*:}; [ -d data/demo-sources/$$n ] || \
+		{ dpkg -x data/demo-sources/debs/$${p}_*.deb data/demo-sources/$$n.tmp && mv data/demo-sources/$$n.tmp data/demo-sources/$$n; }; done
 
 # The sound collections behind the default model, as Debian and PyPI publish them (about 3 GB of
 # packages): SOURCE:PACKAGE pairs, one folder per source (src/audioret/data/recipes/sfx.py lists their
@@ -49,7 +59,7 @@ SFX_DEBS := megaglest:megaglest-data wesnoth:wesnoth-1.16-data hedgewars:hedgewa
 	7kaa:7kaa-data tuxpaint:tuxpaint-stamps-default openttd:openttd-opensfx lugaru:lugaru-data oxygen:oxygen-sounds
 sfx-sources: $(STAMP)
 	mkdir -p data/sfx-sources/debs
-	apt-cache policy scratch | grep -q Candidate || apt-get update -qq
+	apt-cache policy scratch | grep -q "Candidate: [0-9]" || apt-get update -qq
 	cd data/sfx-sources/debs && for pair in $(SFX_DEBS); do p=$${pair#*:}; \
 		ls $${p}_*.deb >/dev/null 2>&1 || apt-get download $$p; done
 	for pair in $(SFX_DEBS); do n=$${pair%%:*}; p=$${pair#*:}; [ -d data/sfx-sources/$$n ] || \

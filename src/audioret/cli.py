@@ -282,8 +282,10 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="where the demo library and its index are written")] = Path(
         "audioret-demo"),
     k: Annotated[int, typer.Option("-k", help="results shown per example query")] = 3,
+    sources: Annotated[Path, typer.Option(help="where `make demo-sources` unpacked scratch and 7kaa-data")] = Path(
+        "data/demo-sources"),
 ) -> None:
-    """Index the Kenney game sounds that `arcade` carries with the default model and search them."""
+    """Index everyday sounds from two Debian packages with the default model and search them."""
     from audioret import default_model_dir
     from audioret.models import AudioTextModel
     from audioret.retrieval.demo import EXAMPLE_QUERIES, build_demo_library
@@ -291,8 +293,9 @@ def demo(
     from audioret.retrieval.library import Library
     from audioret.retrieval.search import Searcher, describe_model
 
-    library, count = build_demo_library(workdir / "library")
-    console.print(f"[bold]1/3[/] demo library: {count} CC0 game sounds by Kenney (arcade package) in {library}")
+    library, count = build_demo_library(workdir / "library", sources)
+    console.print(f"[bold]1/3[/] demo library: {count} sounds of animals, people, weather and objects "
+                  f"(Debian's scratch and 7kaa-data, never trained on) in {library}")
     folder = default_model_dir()
     model = AudioTextModel.from_pretrained(folder)
     console.print(f"[bold]2/3[/] indexing with the default model {model.config.get('name', folder.name)} "

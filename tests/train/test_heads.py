@@ -90,3 +90,17 @@ def test_a_heads_only_folder_rebuilds_the_same_model_from_the_packages(tmp_path)
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(AudioretError):
         AudioTextModel.from_pretrained(folder)
+
+
+def test_teacher_captions_add_confident_specific_classes():
+    from audioret.data.manifest import ManifestRecord
+    from audioret.train.heads import teacher_captions
+
+    names = ["Dog", "Bark", "Silence", "Rain", "Music"]
+    records = [ManifestRecord("a", "a.wav", ["a dog barks"], "sfx", "train"),
+               ManifestRecord("b", "b.wav", ["rain"], "sfx", "train")]
+    posteriors = {"a.wav": torch.tensor([0.9, 0.6, 0.95, 0.1, 0.2]), "b.wav": torch.tensor([0.0, 0.0, 0.0, 0.3, 0.9])}
+    taught = teacher_captions(records, posteriors, names, threshold=0.3)
+    assert taught[0].captions == ["a dog barks", "dog", "bark"]  # silence is generic: left out
+    assert taught[1].captions == ["rain"]  # music is generic; "rain" is already the caption
+    assert records[0].captions == ["a dog barks"]  # the originals are left as they were

@@ -1,42 +1,41 @@
-"""The demo library of `make demo`: the CC0 Kenney game sounds that the `arcade` package carries."""
+"""The demo library of `make demo`: everyday sounds from two Debian packages the default model never trained on.
+
+- `scratch` (Scratch 1.4's media library, CC-BY-SA-3.0): animals, household effects, people;
+- `7kaa-data` (Seven Kingdoms, GPL-2.0-or-later): rain, thunder, wind, fire, an earthquake.
+
+`make demo-sources` downloads and unpacks both into data/demo-sources/ (`apt-get download`, 55 MB). Both
+belong to the development split of the default model's corpus (src/audioret/data/recipes/sfx.py).
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 from audioret.data.recipes.base import walk_audio
 from audioret.utils.errors import MissingFileError
 
-EXAMPLE_QUERIES = ("a coin is collected", "a big explosion", "a laser gun fires", "someone jumps",
-                   "a sad jingle when the game is lost", "a rock hits the ground")
-# The same effect in several formats (laser1.wav/.ogg/.mp3) is copied once, in the first of these.
-FORMAT_PREFERENCE = (".wav", ".ogg", ".flac", ".mp3")
+DEFAULT_SOURCES = Path("data/demo-sources")
+#: (package folder under the sources, folder of sounds inside it, folder in the library).
+DEMO_FOLDERS = (("scratch", "usr/share/scratch/Media/Sounds/Animal", "animals"),
+                ("scratch", "usr/share/scratch/Media/Sounds/Effects", "effects"),
+                ("scratch", "usr/share/scratch/Media/Sounds/Human", "people"),
+                ("7kaa", "usr/share/games/7kaa/SOUND", "weather"))
+EXAMPLE_QUERIES = ("a dog barks", "a rooster crows", "rain falls", "thunder rumbles", "a door creaks open",
+                   "a baby cries", "someone sneezes", "a car drives by")
 
 
-def arcade_sounds() -> Path:
-    """arcade's folder of Kenney sound effects, found without importing arcade (which opens a window system)."""
-    spec = importlib.util.find_spec("arcade")
-    if spec is None or spec.origin is None:
-        raise MissingFileError("arcade", "package with the demo sounds", "pip install --no-deps arcade==3.3.3")
-    folder = Path(spec.origin).parent / "resources" / "assets" / "sounds"
-    if not folder.is_dir():
-        raise MissingFileError(folder, "arcade's sound folder", "reinstall arcade==3.3.3")
-    return folder
-
-
-def build_demo_library(target: Path) -> tuple[Path, int]:
+def build_demo_library(target: Path, sources: Path = DEFAULT_SOURCES) -> tuple[Path, int]:
     """Copy the demo sounds into `target` (idempotent). Returns (folder, number of files)."""
-    target.mkdir(parents=True, exist_ok=True)
-    chosen: dict[str, Path] = {}
-    for path in walk_audio(arcade_sounds()):
-        rank = FORMAT_PREFERENCE.index(path.suffix.lower()) if path.suffix.lower() in FORMAT_PREFERENCE else 99
-        best = chosen.get(path.stem)
-        if best is None or rank < FORMAT_PREFERENCE.index(best.suffix.lower()):
-            chosen[path.stem] = path
-    for path in chosen.values():
-        copy = target / path.name
-        if not copy.exists() or copy.stat().st_size != path.stat().st_size:
-            shutil.copy2(path, copy)
-    return target, len(chosen)
+    copied = 0
+    for package, folder, name in DEMO_FOLDERS:
+        origin = sources / package / folder
+        if not origin.is_dir():
+            raise MissingFileError(origin, "demo sounds", "run `make demo-sources` (apt-get download scratch 7kaa-data)")
+        for path in walk_audio(origin):
+            copy = target / name / path.name
+            if not copy.exists() or copy.stat().st_size != path.stat().st_size:
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, copy)
+            copied += 1
+    return target, copied
