@@ -27,7 +27,8 @@ def prepare(
     src: Annotated[Path, typer.Argument(help="the dataset as published (for synth: where audio is written)")],
     out: Annotated[Path, typer.Argument(help="folder that receives NAME_SPLIT.jsonl")],
     variations: Annotated[Path | None, typer.Option(help="clotho-gpt: variations.json if not in SRC")] = None,
-    exclude: Annotated[Path | None, typer.Option(help="wavcaps: FreeSound ids to leave out (DCASE list)")] = None,
+    exclude: Annotated[Path | None, typer.Option(
+        help="wavcaps: FreeSound ids to leave out (DCASE sound_id list, aac-datasets blacklist_clotho*.csv)")] = None,
     captions: Annotated[Path | None, typer.Option(help="folder: CSV (path, caption); sfx: stem table")] = None,
     split: Annotated[str | None, typer.Option(help="folder: split name written (default: all)")] = None,
     size: Annotated[int | None, typer.Option(help="synth: number of train clips (val/eval get a fifth each)")] = None,
@@ -47,6 +48,8 @@ def prepare(
         console.print(f"note: {note}")
     _print_left_out("missing audio", report.missing, report.problems_file)
     _print_left_out("unreadable audio (skipped)", [f"{p}: {r}" for p, r in report.unreadable], report.problems_file)
+    _print_left_out("audio not of the published length (skipped)", [f"{p}: {r}" for p, r in report.mismatched],
+                    report.problems_file)
 
 
 @app.command()
