@@ -134,3 +134,80 @@ def test_unknown_header_and_bad_id_are_refused_by_name(tmp_path):
     bad.write_text("index,id\n0,354184\n1,abc\n")
     with pytest.raises(DataFormatError, match=r"bad.csv:3: FreeSound id 'abc' is not a number"):
         read_exclusion_ids(bad)
+
+
+# ---------------------------------------------------------------- aac-datasets layouts
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def make_aac_clotho(root: Path) -> Path:
+    """aac-datasets' Clotho v2.1: CLOTHO_v2.1/clotho_csv_files/, clotho_audio_files/<split>/."""
+    csv_dir = root / "CLOTHO_v2.1" / "clotho_csv_files"
+    csv_dir.mkdir(parents=True)
+    shutil.copy(PUBLISHED / "clotho_captions_evaluation.csv", csv_dir / "clotho_captions_evaluation.csv")
+    for row in _csv_rows(PUBLISHED / "clotho_captions_evaluation.csv"):
+        write_tone(root / "CLOTHO_v2.1" / "clotho_audio_files" / "evaluation" / row["file_name"], 0.5, rate=44_100)
+    return root
+
+
+def make_aac_audiocaps(root: Path) -> Path:
+    """aac-datasets' AudioCaps: AUDIOCAPS/csv_files_v2/train.csv, audio_32000Hz/train/<ytid>_<start>.flac."""
+    csv_dir = root / "AUDIOCAPS" / "csv_files_v2"
+    csv_dir.mkdir(parents=True)
+    shutil.copy(PUBLISHED / "aac_datasets_audiocaps_train_v2.csv", csv_dir / "train.csv")
+    for row in _csv_rows(PUBLISHED / "aac_datasets_audiocaps_train_v2.csv")[:4]:  # the fifth is "gone"
+        name = f"{row['youtube_id']}_{int(row['start_time'])}.flac"
+        write_tone(root / "AUDIOCAPS" / "audio_32000Hz" / "train" / name, 0.5, rate=32_000, format="FLAC")
+    return root
+
+
+def test_clotho_in_aac_datasets_layout(tmp_path):
+    src = make_aac_clotho(tmp_path / "data")
+    report = prepare("clotho", src, tmp_path / "out")
+    records = _records(tmp_path / "out", "clotho", "evaluation")
+    assert list(records) == ["Santa Motor.wav", "Radio Garble.wav", "Radio Fuzz for Old Radio Broadcast FF233.wav"]
+    assert records["Radio Garble.wav"].captions[1] == "Communication with a walkie-talkie with a lot of static."
+    assert records["Santa Motor.wav"].captions[4] == (
+        "While rhythmically punching or stamping, a machine whines and squeals.")
+    assert "clotho_audio_files" in records["Santa Motor.wav"].audio
+    assert report.manifests["evaluation"][1] == 3
+
+
+def test_audiocaps_in_aac_datasets_layout(tmp_path):
+    src = make_aac_audiocaps(tmp_path / "data")
+    report = prepare("audiocaps", src, tmp_path / "out")
+    records = _records(tmp_path / "out", "audiocaps", "train")
+    assert list(records) == ["r1nicOVtvkQ", "UDGBjjwyaqE", "3eJ9RynJzP8", "3eK62q7SnVU"]
+    assert records["r1nicOVtvkQ"].captions == ["A woman talks nearby as water pours"]
+    assert records["r1nicOVtvkQ"].meta == {"audiocap_ids": ["91139"], "start_time": 130.0}
+    assert records["3eJ9RynJzP8"].audio.endswith("3eJ9RynJzP8_80.flac")
+    assert report.missing == ["3eGXNIadwGk (first listed in train.csv:6)"]
+
+
+def test_macs_in_aac_datasets_layout(tmp_path):
+    from recipes import layouts
+
+    plain = layouts.make_macs(tmp_path / "plain")
+    macs = tmp_path / "data" / "MACS"
+    (macs / "audio").mkdir(parents=True)
+    shutil.copy(plain / "MACS.yaml", macs / "MACS.yaml")
+    for wav in plain.rglob("*.wav"):
+        shutil.copy(wav, macs / "audio" / wav.name)
+    prepare("macs", tmp_path / "data", tmp_path / "out")
+    records = _records(tmp_path / "out", "macs", "train")
+    assert set(records) == {"street_traffic-lyon-1162-44650-a", "park-helsinki-241-7198-a"}
+    assert all(Path(r.audio).parent == macs / "audio" for r in records.values())
+
+
+def test_wavcaps_in_aac_datasets_layout_from_its_root(tmp_path):
+    make_shared_id_wavcaps(tmp_path / "data" / "WavCaps", soundbible_audio=("287", "370", "1038", "1748", "1960"))
+    prepare("wavcaps", tmp_path / "data", tmp_path / "out",
+            exclude=tmp_path / "data" / "WavCaps" / "blacklist_clotho.full.v2.csv")
+    records = _records(tmp_path / "out", "wavcaps", "train")
+    assert set(records) == {f"SoundBible/{i}" for i in SHARED_IDS}
+    assert records["SoundBible/1038"].captions == ["A zombie is being attacked."]
+    assert records["SoundBible/1038"].duration == pytest.approx(3.89078125, abs=1 / WAVCAPS_RATE)
