@@ -77,7 +77,7 @@ def main() -> None:
         print(f"{label:46} {np.mean(scores):6.2f} ± {np.std(scores):4.2f}   ({', '.join(f'{s:.2f}' for s in scores)})",
               flush=True)
     baseline = YamnetLabelBaseline(model, tau=0.02)
-    targets = targets_from_records(dev, multi_positive=True)
+    targets = targets_from_records(dev, group_captions=True)
     posteriors = np.stack([runs[r.audio][1] for r in dev])
     score = retrieval_metrics(baseline.score(targets.queries, posteriors), targets.relevant)["mAP@10"]
     print(f"{'YAMNet class-name baseline (no training)':46} {100 * score:6.2f}")

@@ -45,7 +45,7 @@ def main() -> None:
     tau = None
     for manifest in manifests:
         records = list(read_manifest(manifest))
-        targets = targets_from_records(records, multi_positive=True)
+        targets = targets_from_records(records, group_captions=True)
         audio = model.encode_audio([r.audio for r in records])
         ours = retrieval_metrics(model.encode_text(targets.queries) @ audio.T, targets.relevant)
         posteriors = baseline.clip_posteriors([r.audio for r in records])

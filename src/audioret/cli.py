@@ -96,9 +96,14 @@ def evaluate_command(
     paraphraser_model: Annotated[str, typer.Option(help="model name sent to the endpoint")] = "gpt-3.5-turbo",
     seeds: Annotated[bool, typer.Option(help="the models are seeds of one configuration: add mean +- std")] = False,
     cache: Annotated[Path | None, typer.Option(help="embedding cache folder (default ~/.cache/audioret)")] = None,
+    relevance: Annotated[Path | None, typer.Option(
+        help="DCASE 2025 judgments (metadata_eval.csv: query,audio_filenames): adds mAP@10_dcase2025")] = None,
+    submission: Annotated[Path | None, typer.Option(
+        help="write the ranking CSV (caption,fname_1..fname_10) of the ensemble, or of the only model")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
-    """mAP@10 with its jackknife 95% interval, R@1/5/10 and multi-positive mAP@10 for models and ensembles."""
+    """mAP@10 (DCASE 2022-24) with its jackknife 95% interval, R@1/5/10, mAP@10 over caption groups and, with
+    --relevance, DCASE 2025's mAP@10, for models and ensembles."""
     import json
     import os
 
@@ -114,20 +119,35 @@ def evaluate_command(
         table = complete_paraphrases(table, queries, n_paraphrases, paraphraser, paraphraser_model, cache_file,
                                      os.environ.get("OPENAI_API_KEY"))
         console.print(f"paraphrases cached in {cache_file}")
-    rows = evaluate(manifest, model, table if len(table) else None, n_paraphrases, augment, seeds, cache)
+    rows = evaluate(manifest, model, table if len(table) else None, n_paraphrases, augment, seeds, cache, relevance)
+    if submission is not None:
+        from audioret.data.manifest import read_manifest
+        from audioret.eval.evaluator import CAPTIONS, clip_names, evaluation_targets, submission_row
+        from audioret.eval.submission import write_submission
+
+        records = list(read_manifest(manifest))
+        chosen = submission_row(rows)
+        write_submission(submission, chosen.scores[CAPTIONS], evaluation_targets(records)[CAPTIONS].queries,
+                         clip_names(records))
+        err_console.print(f"submission ({chosen.name}): {submission}")
     if json_output:
         print(json.dumps({"manifest": str(manifest), "rows": [r.as_dict() for r in rows]}))
         return
-    out = Table("model", "mAP@10 [95% CI]", "R@1", "R@5", "R@10", "mAP@10 multi", title=f"{manifest}: "
-                f"{int(rows[0].metrics['n_queries'])} queries, {int(rows[0].metrics['n_clips'])} clips")
+    judged = relevance is not None
+    columns = ["mAP@10 [95% CI]", "R@1", "R@5", "R@10", "mAP@10 caption groups"]
+    out = Table("model", *columns, *(["mAP@10 DCASE 2025 [95% CI]"] if judged else []), title=f"{manifest}: "
+                f"{int(rows[0].metrics['n_queries'])} queries, {int(rows[0].metrics['n_clips'])} clips"
+                + (f", {int(rows[0].metrics['n_judged_queries'])} judged queries" if judged else ""))
     for row in rows:
         m, sd = row.metrics, row.std
 
         def cell(key: str, m=m, sd=sd) -> str:
-            return f"{100 * m[key]:.2f}" + (f" ± {100 * sd[key]:.2f}" if key in sd else "")
+            interval = (f" [{100 * m[key + '_ci_low']:.2f}, {100 * m[key + '_ci_high']:.2f}]"
+                        if key + "_ci_low" in m and key not in sd else "")
+            return f"{100 * m[key]:.2f}" + (f" ± {100 * sd[key]:.2f}" if key in sd else "") + interval
 
-        interval = f" [{100 * m['mAP@10_ci_low']:.2f}, {100 * m['mAP@10_ci_high']:.2f}]" if not sd else ""
-        out.add_row(row.name, cell("mAP@10") + interval, cell("R@1"), cell("R@5"), cell("R@10"), cell("mAP@10_multi"))
+        cells = [cell("mAP@10"), cell("R@1"), cell("R@5"), cell("R@10"), cell("mAP@10_caption_groups")]
+        out.add_row(row.name, *cells, *([cell("mAP@10_dcase2025")] if judged else []))
     console.print(out)
 
 

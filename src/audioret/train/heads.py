@@ -156,7 +156,7 @@ def dev_map(model: AudioTextModel, records: Sequence[ManifestRecord], features: 
 def dev_metrics(model: AudioTextModel, records: Sequence[ManifestRecord], features: FeatureTable) -> dict[str, float]:
     """Multi-positive retrieval metrics (captions shared by several clips are one query); `records`
     must have been added to `features`."""
-    targets = targets_from_records(records, multi_positive=True)
+    targets = targets_from_records(records, group_captions=True)
     audio = torch.stack([features.audio[r.audio] for r in records])
     text = torch.stack([features.caption(q) for q in targets.queries])
     audio = torch.nn.functional.normalize(model.audio_projection(audio), dim=-1)
