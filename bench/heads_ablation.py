@@ -10,7 +10,7 @@
 Frozen features are computed once (aiSFX and MiniLM: about 5 minutes on 2 cores, cached in
 runs/heads-ablation/; YAMNet: under a minute), then each variant trains the heads for every seed.
 "selected" rows keep the epoch with the best dev score, so their figure flatters them; the shipped
-recipe trains a fixed 5 epochs. Dev mAP@10 in percent (multi-positive), mean ± std over seeds.
+recipe trains a fixed 5 epochs. Dev mAP@10 in percent (caption groups), mean ± std over seeds.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
     python bench/quality.py                                  # development (wesnoth) and test (arcade) sets
     python bench/quality.py --model runs/other/model --manifest data/sfx/sfx_dev.jsonl
 
-Metrics are multi-positive (DCASE 2025 style): a caption carried by several clips is one query whose
-relevant set is all of them, as weak name-derived captions repeat (orc-hit-1 .. orc-hit-4). Percent.
+Metrics are over caption groups (`mAP@10_caption_groups`, not DCASE 2025's judged mAP@10): a caption
+carried by several clips is one query whose relevant set is all of them, as weak name-derived
+captions repeat (orc-hit-1 .. orc-hit-4). Percent.
 Chance is the mean over 20 random rankings. The baseline's tau is the best of a small grid on the
 development set (so its dev figure, unlike the model's, was tuned on dev).
 """

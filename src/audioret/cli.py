@@ -76,9 +76,10 @@ def average(
     out: Annotated[Path | None, typer.Option(help="model folder to write (default RUN_DIR/model)")] = None,
 ) -> None:
     """Average the weights of a run's best validated checkpoints into one model folder."""
+    from audioret.config import run_config
     from audioret.train.averaging import average_run
 
-    folder, ranked = average_run(run_dir, top, out)
+    folder, ranked = average_run(run_dir, run_config(run_dir), top, out)
     table = Table("val mAP@10", "checkpoint", title=f"averaged {len(ranked)} checkpoints into {folder}")
     for score, path in ranked:
         table.add_row(f"{score:.4f}", path.name)

@@ -147,3 +147,17 @@ def test_cli_eval_prints_json(corpus, models, tmp_path, capsys):
     assert main(["eval", "--manifest", str(corpus), "--model", str(models[0]), "--augment", "with",
                  "--cache", str(tmp_path)]) == 2
     assert "needs paraphrases" in capsys.readouterr().err
+
+
+def test_rows_say_what_they_are_in_fields(corpus, models, tmp_path):
+    queries = [c for r in read_manifest(corpus) for c in r.captions]
+    echo = Paraphrases({q: [q] for q in queries})
+    rows = evaluate(corpus, models, echo, 1, "both", seeds=True, cache_root=tmp_path)
+    described = [(r.kind, r.model, r.paraphrases, r.members) for r in rows]
+    assert described == [("member", "seed0", 0, 1), ("member", "seed0", 1, 1), ("member", "seed1", 0, 1),
+                         ("member", "seed1", 1, 1), ("seed mean", "seed0+seed1", 0, 2),
+                         ("seed mean", "seed0+seed1", 1, 2), ("ensemble", "seed0+seed1", None, 4)]
+    plain_mean = rows[4]
+    assert plain_mean.metrics["mAP@10"] == pytest.approx((rows[0].metrics["mAP@10"] + rows[2].metrics["mAP@10"]) / 2)
+    assert rows[5].name == "mean of 2 seeds +1 paraphrases"
+    assert rows[6].as_dict()["kind"] == "ensemble" and rows[0].as_dict()["paraphrases"] == 0

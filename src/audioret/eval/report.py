@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from audioret.config import RecipeConfig
+from audioret.config import RecipeConfig, run_config
 from audioret.eval.evaluator import ENSEMBLE, MEMBER, evaluate
 from audioret.eval.paraphrases import Paraphrases
-from audioret.train.averaging import run_config
 from audioret.utils.errors import MissingFileError
 
 SEED_SUFFIX = re.compile(r"-s\d+$")

@@ -19,13 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audioret.config import RecipeConfig
+from audioret.config import RecipeConfig, model_config
 from audioret.data.manifest import ManifestRecord, read_manifest
 from audioret.eval.metrics import retrieval_metrics, targets_from_records
 from audioret.losses import ContrastiveLoss
 from audioret.models import AudioTextModel
 from audioret.models.audio_text import HEAD_PREFIXES
-from audioret.train.averaging import model_config
 from audioret.utils.audio import load_audio
 from audioret.utils.errors import AudioretError
 from audioret.utils.io import atomic_write
@@ -59,7 +58,7 @@ class FeatureTable:
     """Frozen-encoder features of clips (by audio path) and captions, computed once each.
 
     Captions are keyed by their normalised form, which is what the tokenizer sees anyway and what
-    multi-positive retrieval targets use as queries, so captions differing only in case or
+    caption-group retrieval targets use as queries, so captions differing only in case or
     punctuation share one entry.
     """
 
@@ -89,7 +88,7 @@ class FeatureTable:
 
 def fit_heads(model: AudioTextModel, train: Sequence[ManifestRecord], dev: Sequence[ManifestRecord],
               features: FeatureTable, config: HeadsConfig) -> FitReport:
-    """Fit the heads on `train`; keep the epoch with the best multi-positive mAP@10 on `dev` (or the last one
+    """Fit the heads on `train`; keep the epoch with the best caption-group mAP@10 on `dev` (or the last one
     with `keep_best=False`). Each call starts from freshly initialised heads, seeded by `config.seed`."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
