@@ -169,12 +169,14 @@ def test_clotho_in_aac_datasets_layout(tmp_path):
     src = make_aac_clotho(tmp_path / "data")
     report = prepare("clotho", src, tmp_path / "out")
     records = _records(tmp_path / "out", "clotho", "evaluation")
-    assert list(records) == ["Santa Motor.wav", "Radio Garble.wav", "Radio Fuzz for Old Radio Broadcast FF233.wav"]
+    names = [row["file_name"] for row in _csv_rows(PUBLISHED / "clotho_captions_evaluation.csv")]
+    assert list(records) == names and len(names) == 12
+    assert names[:3] == ["Santa Motor.wav", "Radio Garble.wav", "Radio Fuzz for Old Radio Broadcast FF233.wav"]
     assert records["Radio Garble.wav"].captions[1] == "Communication with a walkie-talkie with a lot of static."
     assert records["Santa Motor.wav"].captions[4] == (
         "While rhythmically punching or stamping, a machine whines and squeals.")
     assert "clotho_audio_files" in records["Santa Motor.wav"].audio
-    assert report.manifests["evaluation"][1] == 3
+    assert report.manifests["evaluation"][1] == 12
 
 
 def test_audiocaps_in_aac_datasets_layout(tmp_path):
