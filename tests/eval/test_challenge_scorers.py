@@ -111,6 +111,9 @@ def test_relevance_file_errors_name_file_and_line(tmp_path):
     bad.write_text("query,audio_filenames\nA dog barks.,dog.wav\n")
     with pytest.raises(DataFormatError, match=r"metadata_eval.csv:2: audio_filenames 'dog.wav' is not a non-empty"):
         read_relevance(bad, ["dog.wav"])
+    bad.write_text("query,audio_filenames\nA dog barks.,\"['1038.flac']\"\n")
+    with pytest.raises(DataFormatError, match=r"metadata_eval.csv:2: '1038.flac' names 2 clips"):
+        read_relevance(bad, ["1038.flac", "dog.wav", "1038.flac"])
     bad.write_text("query,files\nA dog barks.,\"['dog.wav']\"\n")
     with pytest.raises(DataFormatError, match=r"metadata_eval.csv:1: missing column\(s\) \['audio_filenames'\]"):
         read_relevance(bad, ["dog.wav"])

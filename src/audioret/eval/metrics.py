@@ -149,6 +149,7 @@ def read_relevance(path: str | Path, clip_names: Sequence[str]) -> RetrievalTarg
     if not path.is_file():
         raise MissingFileError(path, "relevance judgments", "DCASE 2025's metadata_eval.csv: query,audio_filenames")
     index = {name: i for i, name in enumerate(clip_names)}
+    shared = {name for name in index if clip_names.count(name) > 1} if len(index) < len(clip_names) else set()
     queries, relevant = [], []
     for line, row in read_csv_rows(path, ("query", "audio_filenames")):
         try:
@@ -162,6 +163,10 @@ def read_relevance(path: str | Path, clip_names: Sequence[str]) -> RetrievalTarg
         if unknown:
             raise DataFormatError(path, f"{unknown[0]!r} is not a clip of the evaluated manifest "
                                   f"({len(clip_names)} clips)", line)
+        ambiguous = [n for n in names if n in shared]
+        if ambiguous:
+            raise DataFormatError(path, f"{ambiguous[0]!r} names {clip_names.count(ambiguous[0])} clips of the "
+                                  "evaluated manifest (same file name in different folders)", line)
         queries.append(row["query"])
         relevant.append(np.array(sorted({index[n] for n in names})))
     if not queries:
