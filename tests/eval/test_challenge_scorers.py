@@ -165,3 +165,11 @@ def test_published_dcase2022_ranking_file_reads_like_ours():
         rows = list(csv.reader(handle))
     assert len(rows[0]) == 11 and all(len(r) == 11 for r in rows[1:])
     assert rows[5][0] == "While rhythmically punching or stamping, a machine whines and squeals."
+
+
+def test_a_ranking_file_refuses_clips_it_could_not_tell_apart(tmp_path):
+    from audioret.utils.errors import AudioretError
+
+    with pytest.raises(AudioretError, match=r"2 clips are called '1038.flac'"):
+        write_submission(tmp_path / "out.csv", np.zeros((1, 3)), ["a query"], ["1038.flac", "x.wav", "1038.flac"])
+    assert not (tmp_path / "out.csv").exists()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from audioret.utils.errors import AudioretError
 from audioret.utils.io import atomic_write
 
 TOP_K = 10
@@ -23,6 +24,10 @@ def ranking_rows(scores: np.ndarray, queries: Sequence[str], clip_names: Sequenc
                  k: int = TOP_K) -> list[list[str]]:
     """[caption, best clip, ..., k-th clip] per distinct caption; ties broken by clip order."""
     scores = np.asarray(scores)
+    if len(set(clip_names)) < len(clip_names):
+        shared = next(n for n in clip_names if list(clip_names).count(n) > 1)
+        raise AudioretError(f"a ranking file names clips by file name, and {list(clip_names).count(shared)} clips "
+                            f"are called {shared!r}; evaluate a manifest whose file names are unique")
     if scores.shape != (len(queries), len(clip_names)):
         raise ValueError(f"scores {scores.shape} do not match {len(queries)} queries x {len(clip_names)} clips")
     rows, seen = [], set()
