@@ -72,8 +72,9 @@ def main() -> None:
     for weight in (0.5, 1.0, 2.0):
         for tau in (0.02, 0.05):
             rows.append((f"  + prior w={weight} tau={tau}", train, slice(None), BASE, {"weight": weight, "tau": tau}))
-    print(f"dev: {len(dev)} clips, {len(targets_from_records(dev, True))} queries; train: {len(train)} clips "
-          f"({len(previous)} from the previous 4 sources); {args.seeds} seeds per row; dev mAP@10 %\n")
+    queries = len(targets_from_records(dev, group_captions=True))
+    print(f"dev: {len(dev)} clips, {queries} queries; train: {len(train)} clips ({len(previous)} from the previous "
+          f"4 sources); {args.seeds} seeds per row; dev mAP@10 %\n")
     for label, data, columns, heads, prior in rows:
         scores = [100 * run(features, data, dev, columns, heads, prior, seed) for seed in range(args.seeds)]
         print(f"{label:46} {np.mean(scores):6.2f} ± {np.std(scores):4.2f}   ({', '.join(f'{s:.2f}' for s in scores)})",
@@ -86,7 +87,7 @@ def main() -> None:
         print(f"{'  with all-mpnet-base-v2 text':46} {np.mean(scores):6.2f} ± {np.std(scores):4.2f}")
     print(f"\n{'YAMNet class-name baseline (no training)':46} {100 * zero_shot(model, features, dev):6.2f}")
     rng = np.random.default_rng(0)
-    targets = targets_from_records(dev, multi_positive=True)
+    targets = targets_from_records(dev, group_captions=True)
     chance = np.mean([retrieval_metrics(rng.random((len(targets), len(dev))), targets.relevant)["mAP@10"]
                       for _ in range(20)])
     print(f"{'chance':46} {100 * chance:6.2f}")

@@ -47,7 +47,7 @@ def main() -> None:
     baseline = YamnetLabelBaseline(model)
     baseline.tau = tune_baseline(baseline, list(read_manifest(DEV)))
     records = list(read_manifest(manifest))
-    targets = targets_from_records(records, multi_positive=True)
+    targets = targets_from_records(records, group_captions=True)
     ours = model.encode_text(targets.queries) @ model.encode_audio([r.audio for r in records]).T
     theirs = baseline.score(targets.queries, baseline.clip_posteriors([r.audio for r in records]))
     rng = np.random.default_rng(0)
@@ -75,7 +75,7 @@ def cell(metrics: dict[str, float]) -> str:
 
 
 def tune_baseline(baseline: YamnetLabelBaseline, dev: list[ManifestRecord]) -> float:
-    targets = targets_from_records(dev, multi_positive=True)
+    targets = targets_from_records(dev, group_captions=True)
     posteriors = baseline.clip_posteriors([r.audio for r in dev])
 
     def score(tau: float) -> float:

@@ -53,7 +53,7 @@ def test_hand_worked_single_positive():
     assert m["R@3"] == pytest.approx(2 / 3, abs=METRIC_TOL)
 
 
-def test_hand_worked_multi_positive_normalised_by_min_k_relevant():
+def test_hand_worked_group_captions_normalised_by_min_k_relevant():
     # Relevant clips {1, 3, 4} at ranks 1, 3, 6 (scores sorted by hand).
     scores = np.array([[0.5, 0.9, 0.8, 0.7, 0.2, 0.6, 0.4]])
     relevant = [np.array([1, 3, 4])]
@@ -101,7 +101,7 @@ def test_single_positive_agrees_with_torchmetrics(seed):
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_multi_positive_recall_agrees_with_torchmetrics(seed):
+def test_group_captions_recall_agrees_with_torchmetrics(seed):
     rng = np.random.default_rng(100 + seed)
     scores = rng.normal(size=(20, 30))
     relevant = [rng.choice(30, size=rng.integers(1, 6), replace=False) for _ in range(20)]
@@ -116,7 +116,7 @@ def test_multi_positive_recall_agrees_with_torchmetrics(seed):
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, 12), st.integers(1, 40), st.booleans())
-def test_multi_positive_ap_agrees_with_brute_force(seed, n_queries, n_clips, coarse):
+def test_group_captions_ap_agrees_with_brute_force(seed, n_queries, n_clips, coarse):
     rng = np.random.default_rng(seed)
     # Coarse scores create many ties, which the stable order must settle the same way.
     scores = rng.integers(0, 4, size=(n_queries, n_clips)).astype(float) if coarse else rng.normal(
@@ -167,9 +167,9 @@ def test_targets_single_positive_one_query_per_caption():
     assert [r.tolist() for r in targets.relevant] == [[0], [0], [1]]
 
 
-def test_targets_multi_positive_merges_equal_normalised_captions():
+def test_targets_group_captions_merges_equal_normalised_captions():
     targets = targets_from_records([_record(0, ["A dog barks.", "rain"]), _record(1, ["a dog barks"]),
-                                    _record(2, ["Rain!", "rain"])], multi_positive=True)
+                                    _record(2, ["Rain!", "rain"])], group_captions=True)
     assert targets.queries == ["a dog barks", "rain"]
     assert [r.tolist() for r in targets.relevant] == [[0, 1], [0, 2]]
 

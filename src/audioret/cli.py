@@ -27,7 +27,8 @@ def prepare(
     src: Annotated[Path, typer.Argument(help="the dataset as published (for synth: where audio is written)")],
     out: Annotated[Path, typer.Argument(help="folder that receives NAME_SPLIT.jsonl")],
     variations: Annotated[Path | None, typer.Option(help="clotho-gpt: variations.json if not in SRC")] = None,
-    exclude: Annotated[Path | None, typer.Option(help="wavcaps: FreeSound ids to leave out (DCASE list)")] = None,
+    exclude: Annotated[Path | None, typer.Option(
+        help="wavcaps: FreeSound ids to leave out (DCASE sound_id list, aac-datasets blacklist_clotho*.csv)")] = None,
     captions: Annotated[Path | None, typer.Option(help="folder: CSV (path, caption); sfx: stem table")] = None,
     split: Annotated[str | None, typer.Option(help="folder: split name written (default: all)")] = None,
     size: Annotated[int | None, typer.Option(help="synth: number of train clips (val/eval get a fifth each)")] = None,
@@ -47,6 +48,8 @@ def prepare(
         console.print(f"note: {note}")
     _print_left_out("missing audio", report.missing, report.problems_file)
     _print_left_out("unreadable audio (skipped)", [f"{p}: {r}" for p, r in report.unreadable], report.problems_file)
+    _print_left_out("audio not of the published length (skipped)", [f"{p}: {r}" for p, r in report.mismatched],
+                    report.problems_file)
 
 
 @app.command()
@@ -73,9 +76,10 @@ def average(
     out: Annotated[Path | None, typer.Option(help="model folder to write (default RUN_DIR/model)")] = None,
 ) -> None:
     """Average the weights of a run's best validated checkpoints into one model folder."""
+    from audioret.config import run_config
     from audioret.train.averaging import average_run
 
-    folder, ranked = average_run(run_dir, top, out)
+    folder, ranked = average_run(run_dir, run_config(run_dir), top, out)
     table = Table("val mAP@10", "checkpoint", title=f"averaged {len(ranked)} checkpoints into {folder}")
     for score, path in ranked:
         table.add_row(f"{score:.4f}", path.name)
@@ -93,9 +97,14 @@ def evaluate_command(
     paraphraser_model: Annotated[str, typer.Option(help="model name sent to the endpoint")] = "gpt-3.5-turbo",
     seeds: Annotated[bool, typer.Option(help="the models are seeds of one configuration: add mean +- std")] = False,
     cache: Annotated[Path | None, typer.Option(help="embedding cache folder (default ~/.cache/audioret)")] = None,
+    relevance: Annotated[Path | None, typer.Option(
+        help="DCASE 2025 judgments (metadata_eval.csv: query,audio_filenames): adds mAP@10_dcase2025")] = None,
+    submission: Annotated[Path | None, typer.Option(
+        help="write the ranking CSV (caption,fname_1..fname_10) of the ensemble, or of the only model")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
-    """mAP@10 with its jackknife 95% interval, R@1/5/10 and multi-positive mAP@10 for models and ensembles."""
+    """mAP@10 (DCASE 2022-24) with its jackknife 95% interval, R@1/5/10, mAP@10 over caption groups and, with
+    --relevance, DCASE 2025's mAP@10, for models and ensembles."""
     import json
     import os
 
@@ -111,20 +120,35 @@ def evaluate_command(
         table = complete_paraphrases(table, queries, n_paraphrases, paraphraser, paraphraser_model, cache_file,
                                      os.environ.get("OPENAI_API_KEY"))
         console.print(f"paraphrases cached in {cache_file}")
-    rows = evaluate(manifest, model, table if len(table) else None, n_paraphrases, augment, seeds, cache)
+    rows = evaluate(manifest, model, table if len(table) else None, n_paraphrases, augment, seeds, cache, relevance)
+    if submission is not None:
+        from audioret.data.manifest import read_manifest
+        from audioret.eval.evaluator import CAPTIONS, clip_names, evaluation_targets, submission_row
+        from audioret.eval.submission import write_submission
+
+        records = list(read_manifest(manifest))
+        chosen = submission_row(rows)
+        write_submission(submission, chosen.scores[CAPTIONS], evaluation_targets(records)[CAPTIONS].queries,
+                         clip_names(records))
+        err_console.print(f"submission ({chosen.name}): {submission}")
     if json_output:
         print(json.dumps({"manifest": str(manifest), "rows": [r.as_dict() for r in rows]}))
         return
-    out = Table("model", "mAP@10 [95% CI]", "R@1", "R@5", "R@10", "mAP@10 multi", title=f"{manifest}: "
-                f"{int(rows[0].metrics['n_queries'])} queries, {int(rows[0].metrics['n_clips'])} clips")
+    judged = relevance is not None
+    columns = ["mAP@10 [95% CI]", "R@1", "R@5", "R@10", "mAP@10 caption groups"]
+    out = Table("model", *columns, *(["mAP@10 DCASE 2025 [95% CI]"] if judged else []), title=f"{manifest}: "
+                f"{int(rows[0].metrics['n_queries'])} queries, {int(rows[0].metrics['n_clips'])} clips"
+                + (f", {int(rows[0].metrics['n_judged_queries'])} judged queries" if judged else ""))
     for row in rows:
         m, sd = row.metrics, row.std
 
         def cell(key: str, m=m, sd=sd) -> str:
-            return f"{100 * m[key]:.2f}" + (f" ± {100 * sd[key]:.2f}" if key in sd else "")
+            interval = (f" [{100 * m[key + '_ci_low']:.2f}, {100 * m[key + '_ci_high']:.2f}]"
+                        if key + "_ci_low" in m and key not in sd else "")
+            return f"{100 * m[key]:.2f}" + (f" ± {100 * sd[key]:.2f}" if key in sd else "") + interval
 
-        interval = f" [{100 * m['mAP@10_ci_low']:.2f}, {100 * m['mAP@10_ci_high']:.2f}]" if not sd else ""
-        out.add_row(row.name, cell("mAP@10") + interval, cell("R@1"), cell("R@5"), cell("R@10"), cell("mAP@10_multi"))
+        cells = [cell("mAP@10"), cell("R@1"), cell("R@5"), cell("R@10"), cell("mAP@10_caption_groups")]
+        out.add_row(row.name, *cells, *([cell("mAP@10_dcase2025")] if judged else []))
     console.print(out)
 
 

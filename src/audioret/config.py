@@ -20,11 +20,11 @@ from typing import Any
 
 import yaml
 
-from audioret.utils.errors import AudioretError, MissingFileError
+from audioret.utils.errors import ConfigError, MissingFileError
 
-
-class ConfigError(AudioretError):
-    """A recipe key is unknown, missing or of the wrong type."""
+#: Model pairs (`model: {pair: passt-roberta}` in a recipe): JSON files of encoder settings shipped with
+#: the package. Read as data files, so that reading a recipe imports no model code.
+MODEL_PAIRS_DIR = Path(__file__).resolve().parent / "models" / "configs"
 
 
 @dataclass
@@ -46,6 +46,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
+    pair: str = ""  # a file of MODEL_PAIRS_DIR whose settings the keys below override (resolved on load)
     audio: dict[str, Any] = field(default_factory=lambda: {"name": "passt-s-s16"})
     text: dict[str, Any] = field(default_factory=lambda: {"name": "roberta"})
     embed_dim: int = 1024
@@ -125,12 +126,46 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> RecipeC
     raw = read_recipe_file(path)
     for override in overrides or []:
         apply_override(raw, override)
+    if isinstance(raw.get("model"), dict) and raw["model"].get("pair"):
+        raw["model"] = deep_merge(read_model_pair(raw["model"]["pair"]), raw["model"])
     config = from_dict(RecipeConfig, raw, "")
     for entry in config.data.train:
         entry.manifest = _relative_to(entry.manifest, path.parent)
     if config.data.val_manifest:
         config.data.val_manifest = _relative_to(config.data.val_manifest, path.parent)
     return config
+
+
+def model_pairs() -> list[str]:
+    return sorted(p.stem for p in MODEL_PAIRS_DIR.glob("*.json"))
+
+
+def read_model_pair(name: str) -> dict[str, Any]:
+    """The settings of a shipped model pair (`passt-roberta`, `cnn-minilm`, ...)."""
+    import json
+
+    path = MODEL_PAIRS_DIR / f"{name}.json"
+    if not path.is_file():
+        raise ConfigError(f"model.pair: unknown pair {name!r}; choose one of {model_pairs()}")
+    return json.loads(path.read_text())
+
+
+def run_config(run_dir: str | Path) -> RecipeConfig:
+    """The merged settings a run was trained with (RUN_DIR/config.yaml, written by `audioret train`)."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise MissingFileError(path, "merged run config", "RUN_DIR is the folder `audioret train` created")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from None
+    return from_dict(RecipeConfig, raw, "")
+
+
+def model_config(config: RecipeConfig) -> dict[str, Any]:
+    """The `AudioTextModel` settings of a recipe: encoders, space and temperature."""
+    return {"audio": dict(config.model.audio), "text": dict(config.model.text), "embed_dim": config.model.embed_dim,
+            "temperature": config.model.temperature, "stored_weights": config.model.stored_weights}
 
 
 def read_recipe_file(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:

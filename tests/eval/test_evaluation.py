@@ -24,7 +24,7 @@ def test_identical_paraphrases_leave_the_ranking_unchanged(corpus, models, tmp_p
     echo = Paraphrases({q: [q, q, q] for q in queries})
     plain, augmented, both = evaluate(corpus, models[:1], echo, 3, "both", cache_root=tmp_path)
     assert both.name == "ensemble of 2"  # with and without augmentation count as two members
-    np.testing.assert_allclose(augmented.scores[0], plain.scores[0], atol=1e-5)
+    np.testing.assert_allclose(augmented.scores["captions"], plain.scores["captions"], atol=1e-5)
     assert augmented.metrics["mAP@10"] == pytest.approx(plain.metrics["mAP@10"], abs=1e-9)
     assert augmented.name.endswith("+3 paraphrases")
 
@@ -33,7 +33,7 @@ def test_real_paraphrases_change_the_query_embedding(corpus, models, tmp_path):
     queries = [c for r in read_manifest(corpus) for c in r.captions]
     other = Paraphrases({q: ["three beeps"] for q in queries})
     plain, augmented, _ = evaluate(corpus, models[:1], other, 1, "both", cache_root=tmp_path)
-    assert not np.allclose(augmented.scores[0], plain.scores[0], atol=1e-4)
+    assert not np.allclose(augmented.scores["captions"], plain.scores["captions"], atol=1e-4)
 
 
 def test_ensemble_of_one_model_equals_the_model(corpus, models, tmp_path):
@@ -52,8 +52,7 @@ def test_two_seeds_give_mean_std_and_an_ensemble(corpus, models, tmp_path):
     assert summary.name == "mean of 2 seeds"
     assert summary.metrics["mAP@10"] == pytest.approx((first.metrics["mAP@10"] + second.metrics["mAP@10"]) / 2)
     assert summary.std["R@5"] == pytest.approx(abs(first.metrics["R@5"] - second.metrics["R@5"]) / 2)
-    expected = score_metrics((first.scores[0] + second.scores[0]) / 2, (first.scores[1] + second.scores[1]) / 2,
-                             *_targets(corpus))
+    expected = score_metrics({k: (first.scores[k] + second.scores[k]) / 2 for k in first.scores}, _targets(corpus))
     assert combined.metrics["mAP@10"] == pytest.approx(expected["mAP@10"], abs=1e-12)
 
 
@@ -61,7 +60,7 @@ def _targets(corpus):
     from audioret.eval.metrics import targets_from_records
 
     records = list(read_manifest(corpus))
-    return targets_from_records(records), targets_from_records(records, multi_positive=True)
+    return {"captions": targets_from_records(records), "caption_groups": targets_from_records(records, True)}
 
 
 def test_embeddings_are_computed_once_and_recomputed_when_a_file_changes(corpus, models, tmp_path):
@@ -148,3 +147,17 @@ def test_cli_eval_prints_json(corpus, models, tmp_path, capsys):
     assert main(["eval", "--manifest", str(corpus), "--model", str(models[0]), "--augment", "with",
                  "--cache", str(tmp_path)]) == 2
     assert "needs paraphrases" in capsys.readouterr().err
+
+
+def test_rows_say_what_they_are_in_fields(corpus, models, tmp_path):
+    queries = [c for r in read_manifest(corpus) for c in r.captions]
+    echo = Paraphrases({q: [q] for q in queries})
+    rows = evaluate(corpus, models, echo, 1, "both", seeds=True, cache_root=tmp_path)
+    described = [(r.kind, r.model, r.paraphrases, r.members) for r in rows]
+    assert described == [("member", "seed0", 0, 1), ("member", "seed0", 1, 1), ("member", "seed1", 0, 1),
+                         ("member", "seed1", 1, 1), ("seed mean", "seed0+seed1", 0, 2),
+                         ("seed mean", "seed0+seed1", 1, 2), ("ensemble", "seed0+seed1", None, 4)]
+    plain_mean = rows[4]
+    assert plain_mean.metrics["mAP@10"] == pytest.approx((rows[0].metrics["mAP@10"] + rows[2].metrics["mAP@10"]) / 2)
+    assert rows[5].name == "mean of 2 seeds +1 paraphrases"
+    assert rows[6].as_dict()["kind"] == "ensemble" and rows[0].as_dict()["paraphrases"] == 0

@@ -134,3 +134,55 @@ def test_every_paper_recipe_is_valid_and_differs_from_the_base_as_its_table_says
     flags = {n: (recipes[n].train.mixco, recipes[n].train.text_mask_prob) for n in recipes if n.startswith("table3")}
     assert flags == {"table3-none": (False, 0.0), "table3-mixco": (True, 0.0), "table3-masking": (False, 0.15),
                      "table3-both": (True, 0.15)}
+
+
+def test_unknown_encoder_option_in_a_recipe_is_a_config_error_naming_the_key(tmp_path):
+    from audioret.cli import main
+    from audioret.config import model_config
+    from audioret.models import AudioTextModel
+
+    (tmp_path / "r.yaml").write_text(RECIPE.replace("{name: cnn-tiny}", "{name: cnn-tiny, widthz: [1]}"))
+    config = load_recipe(tmp_path / "r.yaml")
+    message = r"model.audio.widthz: encoder 'cnn-tiny' takes no option 'widthz'; it accepts \['hop', 'n_mels'"
+    with pytest.raises(ConfigError, match=message):
+        check_inputs(config)  # before the manifests (absent here) are even looked at
+    with pytest.raises(ConfigError, match=message):
+        AudioTextModel(model_config(config))
+    assert main(["train", str(tmp_path / "r.yaml")]) == 2
+
+
+def test_recipes_name_their_model_pair_instead_of_repeating_it():
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from audioret.config import MODEL_PAIRS_DIR
+
+    root = Path(__file__).parents[2] / "recipes"
+    base = load_recipe(root / "paper" / "table1-A-passt-roberta.yaml")
+    assert base.model.pair == "passt-roberta"
+    assert base.model.audio == {"name": "passt-s-s16", "patchout_freq": 2, "patchout_time": 15,
+                                "checkpoint": "weights/passt-s-f128-p16-s16-ap.468.pt"}
+    assert base.model.text == {"name": "roberta", "max_length": 32, "path": "weights/roberta-large"}
+    assert (base.model.embed_dim, base.model.temperature) == (1024, 0.02)
+    synth = load_recipe(root / "cpu-synth.yaml")
+    assert synth.model.audio["name"] == "cnn-small" and synth.model.temperature == 0.05
+    # No recipe file states a setting with the value its pair already gives it.
+    for path in sorted(root.rglob("*.yaml")):
+        model = (yaml.safe_load(path.read_text()) or {}).get("model") or {}
+        if not model.get("pair"):
+            continue
+        pair = json.loads((MODEL_PAIRS_DIR / f"{model['pair']}.json").read_text())
+        for key, value in model.items():
+            if isinstance(value, dict) and isinstance(pair.get(key), dict):
+                repeated = [k for k, v in value.items() if pair[key].get(k) == v]
+                assert not repeated, f"{path.name}: model.{key} repeats {repeated} of {model['pair']}.json"
+            else:
+                assert pair.get(key) != value, f"{path.name}: model.{key} repeats {model['pair']}.json"
+
+
+def test_unknown_pair_is_named(tmp_path):
+    (tmp_path / "r.yaml").write_text(RECIPE.replace("model:\n", "model:\n  pair: passt-robreta\n"))
+    with pytest.raises(ConfigError, match=r"model.pair: unknown pair 'passt-robreta'; choose one of \['cnn-minilm'"):
+        load_recipe(tmp_path / "r.yaml")

@@ -76,3 +76,25 @@ def test_bad_sizes_are_refused():
         DatasetBatchSampler([10, 3], batch_size=4)
     with pytest.raises(AudioretError, match="does not split over 3 processes"):
         DatasetBatchSampler([10], batch_size=4, world_size=3)
+
+
+def test_training_loader_keeps_its_workers_and_delivers_whole_batches(tmp_path):
+    from transformers import AutoTokenizer
+
+    from audioret.data.manifest import ManifestRecord
+    from audioret.data.training import ClipSet, TrainingClips, TrainingCollate
+    from audioret.models.text import minilm_package_folder
+    from audioret.train.module import training_loader
+    from conftest import write_tone
+
+    records = [ManifestRecord(id=str(i), audio=str(write_tone(tmp_path / f"{i}.flac", 1.5, rate=44_100,
+                                                                format="FLAC")),
+                              captions=[f"tone {i}"], dataset="d", split="train") for i in range(4)]
+    dataset = TrainingClips([ClipSet("d", records)], 32_000, 32_000, seed=0)
+    collate = TrainingCollate(AutoTokenizer.from_pretrained(minilm_package_folder()), 8)
+    sampler = DatasetBatchSampler(dataset.sizes, 2, seed=0)
+    loader = training_loader(dataset, sampler, collate, num_workers=1, pin_memory=False)
+    assert loader.persistent_workers
+    batches = list(loader)
+    assert [tuple(b["audio"].shape) for b in batches] == [(2, 32_000), (2, 32_000)]
+    assert not training_loader(dataset, sampler, collate, num_workers=0, pin_memory=False).persistent_workers

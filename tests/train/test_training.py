@@ -8,7 +8,7 @@ import csv
 import lightning as L  # noqa: N812
 import pytest
 
-from audioret.config import DataConfig, DatasetEntry, ModelConfig, RecipeConfig, TrainConfig
+from audioret.config import DataConfig, DatasetEntry, ModelConfig, RecipeConfig, TrainConfig, run_config
 from audioret.data.manifest import read_manifest
 from audioret.data.recipes import prepare
 from audioret.eval.evaluator import evaluate
@@ -72,7 +72,7 @@ def test_smoke_run_learns_and_averages(synth, tmp_path):
     assert metrics["mAP@10_ci_low"] > 2.5 * chance, (metrics, chance)
 
     # `audioret eval` on the best checkpoint reproduces the validation figure training logged for it.
-    best, ranked = average_run(run, top=1, out=tmp_path / "best")
+    best, ranked = average_run(run, run_config(run), top=1, out=tmp_path / "best")
     (row,) = evaluate(synth / "synth_val.jsonl", [best], cache_root=tmp_path / "cache")
     assert row.metrics["mAP@10"] == pytest.approx(ranked[0][0], abs=1e-5)
 

@@ -1,4 +1,5 @@
-"""Evaluation: retrieval metrics (DCASE mAP@10, multi-positive mAP@k, R@k, jackknife intervals)."""
+"""Evaluation: retrieval metrics (DCASE 2022-24 mAP@10, DCASE 2025 judged mAP@10,
+caption-group mAP@k, R@k, jackknife intervals)."""
 
 from audioret.eval.metrics import (
     RetrievalTargets,

@@ -3,9 +3,16 @@
 Conventions (DESIGN.md):
 - A clip's rank is 1 + the number of clips scored higher + the number of earlier clips (lower
   index) scored equal: ties are broken by clip order, as a stable sort would.
-- AP@k of a query with relevant ranks r_1 < r_2 < ... is sum over r_i <= k of (i / r_i), divided
-  by min(k, #relevant). With one relevant clip this is DCASE 2022-2024's mAP@10 term (1/rank, or 0
-  beyond k); with several it is the DCASE 2025 multi-positive form.
+- Three mAP@10 figures, named apart because they differ:
+  * `mAP@10` (DCASE 2022-2024): one query per caption, its own clip the only relevant one; AP is
+    1/rank within the top 10, else 0 (`average_precision_at_k`).
+  * `mAP@10_dcase2025` (DCASE 2025 Task 6): queries and relevant clips from human relevance
+    judgments (`metadata_eval.csv`, `read_relevance`); AP of relevant ranks r_1 < r_2 < ... is the
+    sum over r_i <= 10 of i / r_i divided by the number of relevant clips, so a query with 12
+    relevant clips at ranks 1-12 scores 10/12 (`dcase2025_average_precision`).
+  * `mAP@10_caption_groups`: captions equal after normalisation are one query whose relevant set
+    is every clip carrying it; AP divided by min(10, #relevant). No challenge uses it; on ClothoV2
+    evaluation (no caption repeated) it equals `mAP@10`.
 - R@k is the fraction of a query's relevant clips ranked in the top k (for one relevant clip:
   whether it is there).
 - The 95% interval of a mean over queries is the jackknife one (astropy's `jackknife_stats`, which
@@ -16,14 +23,18 @@ Everything is computed query-chunk by query-chunk; results do not depend on the 
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
 
 from audioret.data.manifest import ManifestRecord
+from audioret.data.recipes.base import read_csv_rows
 from audioret.data.text import normalize_caption
+from audioret.utils.errors import DataFormatError, MissingFileError
 
 PRIMARY_METRIC = "mAP@10"
 
@@ -39,16 +50,17 @@ class RetrievalTargets:
         return len(self.queries)
 
 
-def targets_from_records(records: Iterable[ManifestRecord], multi_positive: bool = False) -> RetrievalTargets:
+def targets_from_records(records: Iterable[ManifestRecord], group_captions: bool = False) -> RetrievalTargets:
     """Queries of a manifest in clip order.
 
     Args:
         records: the clips; clip index = position in this sequence.
-        multi_positive: False gives one query per caption with its own clip as the only relevant
+        group_captions: False gives one query per caption with its own clip as the only relevant
             one (DCASE 2022-2024). True merges captions that are equal after normalisation into one
-            query whose relevant set is every clip carrying it (DCASE 2025).
+            query whose relevant set is every clip carrying it (`mAP@10_caption_groups`; DCASE 2025
+            uses human judgments instead, see `read_relevance`).
     """
-    if not multi_positive:
+    if not group_captions:
         queries, relevant = [], []
         for index, record in enumerate(records):
             for caption in record.captions:
@@ -108,6 +120,58 @@ def average_precision_at_k(ranks: Sequence[np.ndarray], k: int) -> np.ndarray:
         hits = r[r <= k]
         values[q] = np.sum(np.arange(1, len(hits) + 1) / hits) / min(k, len(r))
     return values
+
+
+def dcase2025_average_precision(ranks: Sequence[np.ndarray], k: int = 10) -> np.ndarray:
+    """Per-query AP@k of DCASE 2025 Task 6: sum of i / r_i over r_i <= k, divided by #relevant.
+
+    The denominator is the number of relevant clips even when it exceeds k, as the Task 6 baseline's
+    scorer (`retrieval_module.py`) computes it.
+    """
+    values = np.zeros(len(ranks))
+    for q, r in enumerate(ranks):
+        hits = r[r <= k]
+        values[q] = np.sum(np.arange(1, len(hits) + 1) / hits) / len(r)
+    return values
+
+
+def read_relevance(path: str | Path, clip_names: Sequence[str]) -> RetrievalTargets:
+    """Queries and relevant clips from DCASE 2025's `metadata_eval.csv` (`query`, `audio_filenames`).
+
+    `audio_filenames` is a Python list literal of file names (`['a.wav', 'b.wav']`); each must be
+    one of `clip_names` (a clip's index is its position there).
+
+    Raises:
+        DataFormatError: a missing column, an unreadable list, or a file name that is not a clip of
+            the evaluated set; the message names the file and line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(path, "relevance judgments", "DCASE 2025's metadata_eval.csv: query,audio_filenames")
+    index = {name: i for i, name in enumerate(clip_names)}
+    shared = {name for name in index if clip_names.count(name) > 1} if len(index) < len(clip_names) else set()
+    queries, relevant = [], []
+    for line, row in read_csv_rows(path, ("query", "audio_filenames")):
+        try:
+            names = ast.literal_eval(row["audio_filenames"].strip())
+        except (ValueError, SyntaxError):
+            names = None
+        if not isinstance(names, list | tuple) or not names or not all(isinstance(n, str) for n in names):
+            raise DataFormatError(path, f"audio_filenames {row['audio_filenames']!r} is not a non-empty list of "
+                                  "file names", line)
+        unknown = [n for n in names if n not in index]
+        if unknown:
+            raise DataFormatError(path, f"{unknown[0]!r} is not a clip of the evaluated manifest "
+                                  f"({len(clip_names)} clips)", line)
+        ambiguous = [n for n in names if n in shared]
+        if ambiguous:
+            raise DataFormatError(path, f"{ambiguous[0]!r} names {clip_names.count(ambiguous[0])} clips of the "
+                                  "evaluated manifest (same file name in different folders)", line)
+        queries.append(row["query"])
+        relevant.append(np.array(sorted({index[n] for n in names})))
+    if not queries:
+        raise DataFormatError(path, "no queries")
+    return RetrievalTargets(queries, relevant)
 
 
 def recall_at_k(ranks: Sequence[np.ndarray], k: int) -> np.ndarray:

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from audioret.config import RecipeConfig
-from audioret.eval.evaluator import evaluate
+from audioret.config import RecipeConfig, run_config
+from audioret.eval.evaluator import ENSEMBLE, MEMBER, evaluate
 from audioret.eval.paraphrases import Paraphrases
-from audioret.train.averaging import run_config
 from audioret.utils.errors import MissingFileError
 
 SEED_SUFFIX = re.compile(r"-s\d+$")
@@ -72,16 +71,16 @@ def build_report(run_dirs: Sequence[str | Path], manifests: Sequence[str | Path]
     """Score every run on every manifest; returns the groups and the Table 4 ensembles per manifest."""
     groups = group_runs(run_dirs)
     ensembles: dict[str, dict[str, float]] = {}
-    owners = [group for group in groups for _ in group.runs]
+    model_groups = {str(run / "model"): group for group in groups for run in group.runs}
     models = [run / "model" for group in groups for run in group.runs]
-    per_model = 2 if paraphrases else 1  # with augmentation, each model's plain row comes first
     for manifest in manifests:
         rows = evaluate(manifest, models, paraphrases, n_paraphrases, "both" if paraphrases else "without",
                         cache_root=cache_root)
-        for group, row in zip(owners, rows[: len(models) * per_model : per_model], strict=True):
-            group.scores.setdefault(str(manifest), []).append(row.metrics["mAP@10"])
-        if len(rows) > len(models) * per_model:
-            ensembles[str(manifest)] = rows[-1].metrics
+        for row in rows:
+            if row.kind == MEMBER and row.paraphrases == 0:  # a run's own figure is without augmentation
+                model_groups[row.path].scores.setdefault(str(manifest), []).append(row.metrics["mAP@10"])
+            elif row.kind == ENSEMBLE:
+                ensembles[str(manifest)] = row.metrics
     return groups, ensembles
 
 

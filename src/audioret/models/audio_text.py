@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from audioret.models.checkpoints import load_state_dict_strict
-from audioret.models.registry import create_encoder, encoder_kind
+from audioret.models.registry import check_encoder_options, create_encoder, encoder_kind
 from audioret.utils.audio import load_audio, split_windows
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
 from audioret.utils.io import atomic_write
@@ -67,6 +67,8 @@ class AudioTextModel(nn.Module):
             if kind != side:
                 raise AudioretError(f"{config[side]['name']!r} is a {kind} encoder and cannot be "
                                     f"the model's {side} encoder")
+            options = {k: v for k, v in config[side].items() if k != "name"}
+            check_encoder_options(config[side]["name"], options, f"model.{side}")
         self.audio = create_encoder(**config["audio"])
         self.text = create_encoder(**config["text"])
         dim = int(config.get("embed_dim", 1024))

@@ -6,14 +6,16 @@ files in `models/configs/` naming an audio and a text encoder and their options.
 
 from __future__ import annotations
 
+import inspect
 import json
+import typing
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
 from torch import nn
 
-from audioret.utils.errors import AudioretError
+from audioret.utils.errors import AudioretError, ConfigError
 
 _ENCODERS: dict[str, tuple[str, Callable[..., nn.Module]]] = {}
 
@@ -54,10 +56,51 @@ def encoder_kind(name: str) -> str:
     return _ENCODERS[name][0]
 
 
+def encoder_options(name: str) -> list[str] | None:
+    """The options encoder `name` accepts; None when they cannot be listed (it takes any keyword).
+
+    A factory that forwards `**cfg` to the class it returns (`def cnn_small(**cfg) -> SmallCNN`)
+    accepts its own named parameters and those of that class's constructor.
+    """
+    encoder_kind(name)
+    factory = _ENCODERS[name][1]
+    accepted, open_ended = _named_parameters(factory)
+    if open_ended:
+        target = typing.get_type_hints(factory).get("return")
+        if not isinstance(target, type):
+            return None
+        more, open_ended = _named_parameters(target.__init__)
+        if open_ended:
+            return None
+        accepted += [p for p in more if p != "self" and p not in accepted]
+    return accepted
+
+
+def _named_parameters(function: Callable[..., Any]) -> tuple[list[str], bool]:
+    parameters = inspect.signature(function).parameters.values()
+    named = [p.name for p in parameters if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                       inspect.Parameter.KEYWORD_ONLY)]
+    return named, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def check_encoder_options(name: str, options: dict[str, Any], where: str = "") -> None:
+    """Raise a ConfigError naming the first option encoder `name` does not take.
+
+    Args:
+        where: the settings' place, for the message (`model.audio` in a recipe).
+    """
+    accepted = encoder_options(name)
+    unknown = [key for key in options if accepted is not None and key not in accepted]
+    if unknown:
+        key = f"{where}.{unknown[0]}" if where else unknown[0]
+        raise ConfigError(f"{key}: encoder {name!r} takes no option {unknown[0]!r}; it accepts {sorted(accepted)}")
+
+
 def create_encoder(name: str, **cfg: Any) -> nn.Module:
     _import_encoders()
     if name not in _ENCODERS:
         raise AudioretError(f"unknown encoder {name!r}; registered: {sorted(_ENCODERS)}")
+    check_encoder_options(name, cfg)
     return _ENCODERS[name][1](**cfg)
 
 

@@ -31,7 +31,8 @@ def build_demo_library(target: Path, sources: Path = DEFAULT_SOURCES) -> tuple[P
     for package, folder, name in DEMO_FOLDERS:
         origin = sources / package / folder
         if not origin.is_dir():
-            raise MissingFileError(origin, "demo sounds", "run `make demo-sources` (apt-get download scratch 7kaa-data)")
+            raise MissingFileError(origin, "demo sounds",
+                                   "run `make demo-sources` (apt-get download scratch 7kaa-data)")
         for path in walk_audio(origin):
             copy = target / name / path.name
             if not copy.exists() or copy.stat().st_size != path.stat().st_size:

@@ -4,12 +4,10 @@ best of its validations, by ClothoV2 validation mAP@10)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
-import yaml
 
-from audioret.config import RecipeConfig, from_dict
+from audioret.config import RecipeConfig, model_config
 from audioret.models import AudioTextModel
 from audioret.models.checkpoints import read_checkpoint
 from audioret.utils.errors import AudioretError, MissingFileError
@@ -51,22 +49,14 @@ def ranked_checkpoints(run_dir: Path) -> list[tuple[float, Path]]:
     return sorted(scored, key=lambda item: -item[0])
 
 
-def run_config(run_dir: Path) -> RecipeConfig:
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        raise MissingFileError(path, "merged run config", "RUN_DIR is the folder `audioret train` created")
-    return from_dict(RecipeConfig, yaml.safe_load(path.read_text()), "")
-
-
-def model_config(config: RecipeConfig) -> dict[str, Any]:
-    model = {"audio": dict(config.model.audio), "text": dict(config.model.text), "embed_dim": config.model.embed_dim,
-             "stored_weights": config.model.stored_weights}
-    optional = {"temperature": config.model.temperature, "prior": config.model.prior}
-    return {**model, **{k: v for k, v in optional.items() if v is not None}}
-
-
-def average_run(run_dir: str | Path, top: int = 10, out: str | Path | None = None) -> tuple[Path, list]:
+def average_run(run_dir: str | Path, config: RecipeConfig, top: int = 10,
+                out: str | Path | None = None) -> tuple[Path, list]:
     """Average the `top` best checkpoints of `run_dir` and save the model folder (default RUN_DIR/model).
+
+    Args:
+        run_dir: the run's folder (its checkpoints/ are read).
+        config: the settings the run was trained with: the caller's loaded recipe, or
+            `audioret.config.run_config(run_dir)` for a finished run.
 
     Returns:
         (model folder, [(score, checkpoint path), ...] that were averaged)
@@ -80,7 +70,6 @@ def average_run(run_dir: str | Path, top: int = 10, out: str | Path | None = Non
     for _, path in ranked:
         state = read_checkpoint(path, "training checkpoint", trusted=True)["state_dict"]
         states.append({k[len(MODEL_PREFIX):]: v for k, v in state.items() if k.startswith(MODEL_PREFIX)})
-    config = run_config(run_dir)
     built = model_config(config)
     built["audio"].pop("checkpoint", None)  # the averaged weights replace any published ones
     model = AudioTextModel(built)

@@ -19,13 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audioret.config import HeadsConfig, RecipeConfig
+from audioret.config import HeadsConfig, RecipeConfig, model_config
 from audioret.data.manifest import ManifestRecord, read_manifest
 from audioret.eval.metrics import retrieval_metrics, targets_from_records
 from audioret.losses import ContrastiveLoss
 from audioret.models import AudioTextModel
 from audioret.models.audio_text import HEAD_PREFIXES
-from audioret.train.averaging import model_config
 from audioret.utils.audio import load_audio
 from audioret.utils.io import atomic_write
 from audioret.utils.progress import progress_bar
@@ -43,7 +42,7 @@ class FeatureTable:
     """Frozen-encoder features of clips (by audio path) and captions, computed once each.
 
     Captions are keyed by their normalised form, which is what the tokenizer sees anyway and what
-    multi-positive retrieval targets use as queries, so captions differing only in case or
+    caption-group retrieval targets use as queries, so captions differing only in case or
     punctuation share one entry.
     """
 
@@ -122,7 +121,7 @@ def dev_map(model: AudioTextModel, records: Sequence[ManifestRecord], features: 
 def dev_metrics(model: AudioTextModel, records: Sequence[ManifestRecord], features: FeatureTable) -> dict[str, float]:
     """Multi-positive retrieval metrics (captions shared by several clips are one query); `records`
     must have been added to `features`."""
-    targets = targets_from_records(records, multi_positive=True)
+    targets = targets_from_records(records, group_captions=True)
     audio = torch.stack([features.audio[r.audio] for r in records])
     text = torch.stack([features.caption(q) for q in targets.queries])
     scores = model.text_search_vectors(text) @ model.audio_search_vectors(audio).T  # with a prior, fused

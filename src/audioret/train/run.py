@@ -17,17 +17,22 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from audioret.config import RecipeConfig, to_dict
+from audioret.config import RecipeConfig, model_config, to_dict
 from audioret.data.manifest import read_manifest
 from audioret.models import AudioTextModel
-from audioret.train.averaging import average_run, model_config
+from audioret.models.registry import check_encoder_options
+from audioret.train.averaging import average_run
 from audioret.train.module import VAL_METRIC, RetrievalModule
 from audioret.utils.errors import AudioretError, MissingFileError
 from audioret.utils.io import atomic_write
 
 
 def check_inputs(config: RecipeConfig) -> None:
-    """Fail before any weight loads when a manifest is missing or nothing would be validated."""
+    """Fail before any weight loads when an encoder option is unknown, a manifest is missing or nothing
+    would be validated."""
+    for side in ("audio", "text"):
+        options = dict(getattr(config.model, side))
+        check_encoder_options(options.pop("name", ""), options, f"model.{side}")
     if not config.data.train:
         raise AudioretError("the recipe lists no training manifest (data.train)")
     for entry in config.data.train:
@@ -86,5 +91,5 @@ def train(config: RecipeConfig, resume: bool = True, callbacks: list | None = No
         trainer.fit(module, ckpt_path=ckpt_path)
     if trainer.global_rank != 0:
         return None
-    folder, _ = average_run(run_dir, config.train.keep_top)
+    folder, _ = average_run(run_dir, config, config.train.keep_top)
     return folder

@@ -10,6 +10,10 @@ class AudioretError(Exception):
     """Base class: bad input or a missing resource, with a message that says what to do."""
 
 
+class ConfigError(AudioretError):
+    """A recipe or model setting is unknown, missing or of the wrong type; the message names its key."""
+
+
 class MissingFileError(AudioretError, FileNotFoundError):
     """An expected file or folder is absent. The message names the path and what it should hold."""
 

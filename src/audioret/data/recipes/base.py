@@ -29,6 +29,7 @@ class PrepareReport:
     manifests: dict[str, tuple[Path, int]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    mismatched: list[tuple[str, str]] = field(default_factory=list)  # (audio, why it is not the published clip)
     notes: list[str] = field(default_factory=list)
     problems_file: Path | None = None
 
@@ -94,12 +95,33 @@ class AudioFinder:
         return sum(len(v) for v in self._by_key.values())
 
     def find(self, name: str, prefer: str | None = None) -> Path | None:
-        """The file whose stem maps to `name`; among several, the one with a folder starting with `prefer`."""
+        """The file whose stem maps to `name`; among several, the one with a folder starting with `prefer`.
+
+        Only for datasets where equal names mean the same clip (an AudioCaps YouTube id in two split
+        folders); where sources share ids for different clips, use `find_under`.
+        """
         matches = self._by_key.get(self._key(name), [])
         if len(matches) > 1 and prefer:
-            preferred = [p for p in matches if any(part.lower().startswith(prefer.lower()) for part in p.parts)]
+            preferred = [p for p in matches if _has_folder(p, self.root, prefer)]
             matches = preferred or matches
         return matches[0] if matches else None
+
+    def find_under(self, name: str, folder_prefix: str) -> Path | None:
+        """The file whose stem maps to `name` inside a folder (below the root) named `folder_prefix*`.
+
+        Never falls back to a file elsewhere: another folder's file of the same name is another clip.
+        """
+        matches = [p for p in self._by_key.get(self._key(name), []) if _has_folder(p, self.root, folder_prefix)]
+        return matches[0] if matches else None
+
+
+def _has_folder(path: Path, root: Path, prefix: str) -> bool:
+    """Whether a folder between `root` and `path` starts with `prefix` (case-insensitive)."""
+    try:
+        parts = path.parent.relative_to(root).parts
+    except ValueError:
+        parts = path.parent.parts
+    return any(part.lower().startswith(prefix.lower()) for part in parts)
 
 
 def walk_audio(root: Path, others: list[Path] | None = None) -> list[Path]:
@@ -163,12 +185,14 @@ def write_split(out: Path, report: PrepareReport, split: str, records: Iterable[
 
 def finish(out: Path, report: PrepareReport) -> PrepareReport:
     """Write `NAME_problems.txt` beside the manifests when anything was left out."""
-    if report.missing or report.unreadable:
+    if report.missing or report.unreadable or report.mismatched:
         report.problems_file = out / f"{report.name}_problems.txt"
         with atomic_write(report.problems_file) as handle:
             for item in report.missing:
                 handle.write(f"missing\t{item}\n")
             for path, reason in report.unreadable:
                 handle.write(f"unreadable\t{path}\t{reason}\n")
+            for path, reason in report.mismatched:
+                handle.write(f"mismatched\t{path}\t{reason}\n")
     return report
 

@@ -22,7 +22,7 @@ from audioret.data.recipes.base import (
     require_file,
     write_split,
 )
-from audioret.data.recipes.clotho import clotho_split_records
+from audioret.data.recipes.clotho import clotho_folders, clotho_split_records
 from audioret.data.text import normalize_caption
 from audioret.utils.errors import DataFormatError
 
@@ -39,7 +39,7 @@ def prepare_clotho_gpt(src: Path, out: Path, variations: Path | None = None, wor
         record.variations = [[] for _ in record.captions]
     # idx counts rows of the captions file, including clips whose audio is missing here.
     by_name = {r.id: r for r in records}
-    rows = read_csv_rows(src / "clotho_captions_development.csv", ("file_name",))
+    rows = read_csv_rows(clotho_folders(src)[0] / "clotho_captions_development.csv", ("file_name",))
     by_index = {i: by_name[row["file_name"]] for i, (_, row) in enumerate(rows) if row["file_name"] in by_name}
     mismatches = _attach(variations_path, by_index, report)
     if mismatches > len(records) * CAPTIONS_PER_CLIP // 2:

@@ -3,6 +3,8 @@
     SRC/MACS.yaml   files: [{filename, annotations: [{annotator_id, sentence, tags}]}]
     SRC/**/<filename>   the TAU audio (e.g. TAU-urban-acoustic-scenes-2019-development/audio/)
 
+or aac-datasets' layout, SRC/MACS/{MACS.yaml, audio/<filename>} (SRC may be its root or MACS/).
+
 Writes OUT/macs_train.jsonl (MACS is a training set).
 """
 
@@ -19,6 +21,8 @@ from audioret.utils.errors import AudioretError, DataFormatError
 
 def prepare_macs(src: Path, out: Path, workers: int = 8) -> PrepareReport:
     """Write OUT/macs_train.jsonl from MACS.yaml and the TAU audio under `src`."""
+    if not (src / "MACS.yaml").is_file() and (src / "MACS" / "MACS.yaml").is_file():
+        src = src / "MACS"  # aac-datasets' root
     path = require_file(src / "MACS.yaml", "MACS annotations")
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
