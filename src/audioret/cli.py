@@ -200,14 +200,12 @@ def index(
 
 
 def _load_model_for_index(model_dir: Path | None, out: Path):
-    from audioret.models import AudioTextModel
+    from audioret.models.loading import open_model
     from audioret.retrieval.library import IndexStore
-    from audioret.retrieval.search import describe_model, resolve_model_dir
 
     recorded = IndexStore(out).model_info() if out.is_dir() else None
-    folder = resolve_model_dir(model_dir, recorded)
-    loaded = AudioTextModel.from_pretrained(folder)
-    return loaded, describe_model(folder, loaded)
+    opened = open_model(model_dir, recorded)
+    return opened.model, opened.info
 
 
 @app.command()
@@ -284,20 +282,19 @@ def demo(
     k: Annotated[int, typer.Option("-k", help="results shown per example query")] = 3,
 ) -> None:
     """Index the Kenney game sounds that `arcade` carries with the default model and search them."""
-    from audioret import default_model_dir
-    from audioret.models import AudioTextModel
+    from audioret.models.loading import open_model
     from audioret.retrieval.demo import EXAMPLE_QUERIES, build_demo_library
     from audioret.retrieval.indexer import index_folder
     from audioret.retrieval.library import Library
-    from audioret.retrieval.search import Searcher, describe_model
+    from audioret.retrieval.search import Searcher
 
     library, count = build_demo_library(workdir / "library")
     console.print(f"[bold]1/3[/] demo library: {count} CC0 game sounds by Kenney (arcade package) in {library}")
-    folder = default_model_dir()
-    model = AudioTextModel.from_pretrained(folder)
-    console.print(f"[bold]2/3[/] indexing with the default model {model.config.get('name', folder.name)} "
+    opened = open_model(None)
+    model = opened.model
+    console.print(f"[bold]2/3[/] indexing with the default model {model.config.get('name', opened.folder.name)} "
                   f"({model.config['audio']['name']} + {model.config['text']['name']})")
-    report = index_folder(library, workdir / "index", model, describe_model(folder, model))
+    report = index_folder(library, workdir / "index", model, opened.info)
     console.print(f"      {report.files} files, {report.segments} segments, {report.embedded} embedded now, "
                   f"in {report.seconds:.1f} s")
     console.print("[bold]3/3[/] searching")

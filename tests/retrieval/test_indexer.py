@@ -131,20 +131,28 @@ def test_a_killed_run_resumes_and_ends_with_the_same_index(sound_library, tmp_pa
     assert not list((tmp_path / "resumed" / PENDING_DIR).glob("*.npz"))
 
 
-def test_a_commit_cut_short_is_rolled_forward(sound_library, tmp_path, model, model_dir, monkeypatch):
+def test_a_commit_cut_short_is_rolled_forward_by_the_next_writer_never_by_a_reader(
+        library_copy, tmp_path, model, model_dir, monkeypatch):
     out = tmp_path / "idx"
-    build(sound_library, out, model, model_dir)
-    expected = snapshot(out)
-    os.utime(sound_library / "doors" / "slam.wav")  # same bytes, new mtime: re-embedded, same vectors
-    store_class = IndexStore
-    monkeypatch.setattr(store_class, "roll_forward", lambda self: None)  # die right after the journal
-    build(sound_library, out, model, model_dir)
+    build(library_copy, out, model, model_dir)
+    before = snapshot(out)
+    write_sound(library_copy / "new" / "bell.wav", 1.0, 880.0)
+    monkeypatch.setattr(IndexStore, "roll_forward", lambda self: None)  # die right after the journal
+    build(library_copy, out, model, model_dir)
     assert (out / JOURNAL_FILE).exists() and (out / STAGING_DIR).is_dir()
     monkeypatch.undo()
-    rows, vectors = snapshot(out)  # opening the folder finishes the commit
-    assert not (out / JOURNAL_FILE).exists() and not list((out / PENDING_DIR).glob("*.npz"))
-    assert [r[0] for r in rows] == [r[0] for r in expected[0]]
-    np.testing.assert_allclose(vectors, expected[1], atol=1e-6)
+    staged = sorted(p.name for p in (out / STAGING_DIR).iterdir())
+    # A reader sees the last complete commit and leaves the writer's staging, journal and batches alone.
+    during = snapshot(out)
+    assert during[0] == before[0]
+    np.testing.assert_array_equal(during[1], before[1])
+    assert sorted(p.name for p in (out / STAGING_DIR).iterdir()) == staged and (out / JOURNAL_FILE).exists()
+    # The next writer finishes that commit first, then finds nothing left to embed.
+    report = build(library_copy, out, model, model_dir)
+    assert report.embedded == 0 and report.files == 9
+    assert not (out / JOURNAL_FILE).exists() and not (out / STAGING_DIR).exists()
+    assert not list((out / PENDING_DIR).glob("*.npz"))
+    assert "new/bell.wav" in [row[0] for row in snapshot(out)[0]]
 
 
 def test_corrupt_empty_and_non_audio_files_are_reported_and_skipped(library_copy, tmp_path, model, model_dir):

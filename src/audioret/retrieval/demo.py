@@ -6,7 +6,7 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from audioret.data.recipes.base import walk_audio
+from audioret.utils.audio import walk_audio
 from audioret.utils.errors import MissingFileError
 
 EXAMPLE_QUERIES = ("a coin is collected", "a big explosion", "a laser gun fires", "someone jumps",

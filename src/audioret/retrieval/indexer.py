@@ -21,9 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from audioret.data.recipes.base import walk_audio
 from audioret.retrieval.library import IndexStore, Item
-from audioret.utils.audio import load_audio
+from audioret.utils.audio import load_audio, walk_audio
 from audioret.utils.errors import AudioDecodeError, AudioretError
 from audioret.utils.io import atomic_write
 from audioret.utils.progress import progress_bar
@@ -117,7 +116,15 @@ def index_folder(
     if not root.is_dir():
         raise AudioretError(f"{audio_dir} is not a folder of audio files")
     out = Path(out).resolve()
-    store = IndexStore(out)
+    with IndexStore(out).writing() as store:
+        return _index_locked(store, root, model, model_info, shard, batch_size, workers, backend, show_progress,
+                             started)
+
+
+def _index_locked(store: IndexStore, root: Path, model: Any, model_info: dict[str, Any],
+                  shard: tuple[int, int] | None, batch_size: int, workers: int, backend: str, show_progress: bool,
+                  started: float) -> IndexReport:
+    out = store.folder
     store.claim(model_info, root)
     report = IndexReport(out)
 
@@ -186,11 +193,11 @@ def merge_shards(out: str | Path, backend: str = "auto") -> IndexReport:
                                 f"{folders[0]} indexes {stores[0].library_info()['root']}")
         known.update(_known_files(store))
     model_info, root = stores[0].model_info(), Path(stores[0].library_info()["root"])
-    target = IndexStore(out)
-    target.claim(model_info, root)
-    files = {path: (state.size, state.mtime_ns) for path, state in known.items()}
-    items, vectors = _final_state(files, known, model_info["embed_dim"])
-    target.commit(items, vectors, root, backend)
+    with IndexStore(out).writing() as target:
+        target.claim(model_info, root)
+        files = {path: (state.size, state.mtime_ns) for path, state in known.items()}
+        items, vectors = _final_state(files, known, model_info["embed_dim"])
+        target.commit(items, vectors, root, backend)
     report.files, report.segments = len(files), len(items)
     return report
 

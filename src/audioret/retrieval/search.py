@@ -5,32 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from audioret.eval.embeddings import model_fingerprint
 from audioret.models import AudioTextModel
+from audioret.models.loading import describe_model, open_model, resolve_model_dir
 from audioret.retrieval.library import Hit, Library
 from audioret.utils.errors import AudioretError
 
-
-def describe_model(folder: str | Path, model: AudioTextModel) -> dict[str, Any]:
-    """What an index records about its model (model.json)."""
-    return {"fingerprint": model_fingerprint(folder), "source": str(Path(folder).resolve()),
-            "embed_dim": int(model.audio_projection.out_features), "sample_rate": int(model.sample_rate),
-            "audio": model.config["audio"]["name"], "text": model.config["text"]["name"]}
-
-
-def resolve_model_dir(model_dir: str | Path | None, recorded: dict[str, Any] | None = None) -> Path:
-    """The model folder to use: the one given, else the one an index was built with, else the default."""
-    if model_dir is not None:
-        return Path(model_dir)
-    if recorded is not None and Path(recorded.get("source", "")).is_dir():
-        return Path(recorded["source"])
-    from audioret import default_model_dir
-
-    return default_model_dir()
+__all__ = ["Searcher", "describe_model", "resolve_model_dir"]  # the last two live in models.loading
 
 
 class Searcher:
@@ -43,9 +26,9 @@ class Searcher:
     @classmethod
     def open(cls, index_dir: str | Path, model_dir: str | Path | None = None) -> Searcher:
         library = Library.open(index_dir)
-        folder = resolve_model_dir(model_dir, library.model_info)
-        library.check_model(model_fingerprint(folder), str(folder))
-        return cls(library, AudioTextModel.from_pretrained(folder))
+        opened = open_model(model_dir, library.model_info)
+        library.check_model(opened.fingerprint, str(opened.folder))
+        return cls(library, opened.model)
 
     def text(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
         """The k best files for each text query (empty queries are an error naming the line)."""

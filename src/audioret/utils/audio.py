@@ -5,6 +5,7 @@ Every encoder states its own sample rate; the functions here do the rest. Errors
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,31 @@ from audioret.utils.errors import AudioDecodeError
 #: Extensions `audioret` looks for when it walks a folder: the containers libsndfile (soundfile) decodes.
 AUDIO_EXTENSIONS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc",
                               ".au", ".snd", ".caf", ".w64", ".rf64"})
+
+
+def walk_audio(root: Path, others: list[Path] | None = None) -> list[Path]:
+    """Every file with an audio extension under `root`, sorted; symlinked folders are followed once.
+
+    Hidden files and folders (a leading dot) are skipped. Files with other extensions are appended to
+    `others` when it is given, so that callers can say what they ignored.
+    """
+    found = []
+    seen: set[str] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a symlink cycle, or a second link to a folder already walked
+            dirs.clear()
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if name.startswith("."):
+                continue
+            if Path(name).suffix.lower() in AUDIO_EXTENSIONS:
+                found.append(Path(folder) / name)
+            elif others is not None:
+                others.append(Path(folder) / name)
+    return sorted(found)
 
 
 def audio_duration(path: str | Path) -> float:

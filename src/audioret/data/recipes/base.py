@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audioret.data.manifest import ManifestRecord, write_manifest
-from audioret.utils.audio import AUDIO_EXTENSIONS, audio_duration
+from audioret.utils.audio import AUDIO_EXTENSIONS, audio_duration, walk_audio
 from audioret.utils.errors import AudioDecodeError, DataFormatError, MissingFileError
 from audioret.utils.io import atomic_write
 from audioret.utils.progress import progress_bar
@@ -100,31 +100,6 @@ class AudioFinder:
             preferred = [p for p in matches if any(part.lower().startswith(prefer.lower()) for part in p.parts)]
             matches = preferred or matches
         return matches[0] if matches else None
-
-
-def walk_audio(root: Path, others: list[Path] | None = None) -> list[Path]:
-    """Every file with an audio extension under `root`, sorted; symlinked folders are followed once.
-
-    Hidden files and folders (a leading dot) are skipped. Files with other extensions are appended to
-    `others` when it is given, so that callers can say what they ignored.
-    """
-    found = []
-    seen: set[str] = set()
-    for folder, dirs, files in os.walk(root, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in seen:  # a symlink cycle, or a second link to a folder already walked
-            dirs.clear()
-            continue
-        seen.add(real)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            if name.startswith("."):
-                continue
-            if Path(name).suffix.lower() in AUDIO_EXTENSIONS:
-                found.append(Path(folder) / name)
-            elif others is not None:
-                others.append(Path(folder) / name)
-    return sorted(found)
 
 
 def strip_audio_extension(name: str) -> str:
