@@ -239,8 +239,11 @@ def search(
         print(json.dumps({"query": label, "results": [h.to_json() for h in hits]}))
         return
     table = Table("#", "score", "time", "path", title=f"{label}: top {len(hits)} of {searcher.library.n_files} files")
+    from audioret.utils.io import escape_name
+
     for rank, hit in enumerate(hits, 1):
-        table.add_row(str(rank), f"{hit.score:.3f}", f"{hit.item.start:.1f}-{hit.item.end:.1f} s", str(hit.path))
+        table.add_row(str(rank), f"{hit.score:.3f}", f"{hit.item.start:.1f}-{hit.item.end:.1f} s",
+                      escape_name(str(hit.path)))
     console.print(table)
 
 
@@ -328,8 +331,10 @@ def _print_left_out(what: str, items: list[str], problems_file: Path | None) -> 
     if not items:
         return
     console.print(f"[yellow]{len(items)} {what}[/]:")
+    from audioret.utils.io import escape_name
+
     for item in items[:MAX_LISTED]:
-        console.print(f"  {item}")
+        console.print(f"  {escape_name(item)}", markup=False, highlight=False)
     if len(items) > MAX_LISTED:
         console.print(f"  ... and {len(items) - MAX_LISTED} more")
     if problems_file is not None:

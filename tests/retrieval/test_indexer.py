@@ -242,3 +242,52 @@ def test_a_sigkilled_run_resumes_to_the_same_index(sound_library, tmp_path, mode
     whole, resumed = snapshot(tmp_path / "whole"), snapshot(out)
     assert whole[0] == resumed[0]
     np.testing.assert_allclose(whole[1], resumed[1], atol=1e-6)
+
+
+def hostile_names(library: Path) -> dict[str, str]:
+    """Files that used to abort a run: what each must be reported as (None: indexed normally)."""
+    os.symlink(library / "gone.wav", library / "dangling.wav")
+    os.symlink(library / "loop.wav", library / "loop.wav")
+    os.mkfifo(library / "pipe.wav")  # would block a reader forever
+    (library / "tab\there\nnewline.wav").write_bytes(b"not audio at all")
+    os.rename(write_sound(library / "latin.wav", 1.0, 330.0), bytes(library) + b"/caf\xe9 latin-1.wav")  # readable
+    return {"dangling.wav": "target is missing", "loop.wav": "loop", "pipe.wav": "not a regular file",
+            "tab\there\nnewline.wav": ""}
+
+
+def test_dangling_looping_odd_and_vanishing_files_are_listed_and_the_run_goes_on(
+        library_copy, tmp_path, model, model_dir, monkeypatch):
+    expected = hostile_names(library_copy)
+    vanishing = write_sound(library_copy / "vanishing.wav", 1.0, 500.0)
+    walk = indexer_module.walk_audio
+
+    def walk_then_delete(*args):
+        found = walk(*args)
+        vanishing.unlink()  # deleted between the walk and the stat
+        return found
+
+    monkeypatch.setattr(indexer_module, "walk_audio", walk_then_delete)
+    report = build(library_copy, tmp_path / "idx", model, model_dir)
+    reasons = dict(report.unreadable)
+    assert sorted(reasons) == sorted([*expected, "vanishing.wav"])
+    for name, reason in expected.items():
+        assert reason in reasons[name]
+    assert "deleted" in reasons["vanishing.wav"]
+    latin1 = os.fsdecode(b"caf\xe9 latin-1.wav")
+    assert report.files == 9 and latin1 in [i.path for i in Library.open(tmp_path / "idx").items]
+    lines = (tmp_path / "idx" / "problems.txt").read_bytes().decode("utf-8").splitlines()
+    assert len(lines) == 5 and all(line.count("\t") == 1 for line in lines)
+    assert "tab\\there\\nnewline.wav\t" in "\n".join(lines)
+
+
+def test_prepare_folder_lists_the_same_files_and_goes_on(library_copy, tmp_path):
+    from audioret.data.recipes.folder import prepare_folder
+
+    expected = hostile_names(library_copy)
+    report = prepare_folder(library_copy, tmp_path / "manifests", workers=2)
+    listed = (tmp_path / "manifests" / "folder_problems.txt").read_bytes().decode("utf-8")
+    reasons = {Path(path).name: reason for path, reason in report.unreadable}
+    assert sorted(reasons) == sorted(expected)
+    assert "loop" in reasons["loop.wav"] and "target is missing" in reasons["dangling.wav"]
+    assert "tab\\there\\nnewline.wav\t" in listed and len(listed.splitlines()) == 4
+    assert report.manifests["all"][1] == 9  # eight clips and the one whose name is not UTF-8

@@ -15,7 +15,7 @@ import numpy as np
 
 from audioret.models import AudioTextModel
 from audioret.models.loading import model_fingerprint
-from audioret.utils.io import atomic_path
+from audioret.utils.io import atomic_write
 
 __all__ = ["DEFAULT_CACHE", "EmbeddingCache", "model_fingerprint"]  # model_fingerprint lives in models.loading
 
@@ -56,8 +56,8 @@ class EmbeddingCache:
             fresh = encode([items[i] for i in todo])
             for i, vector in zip(todo, fresh, strict=True):
                 out[i] = vector
-                with atomic_path(self.folder / kind / f"{keys[i]}.npy") as tmp:
-                    np.save(tmp, vector)
+                with atomic_write(self.folder / kind / f"{keys[i]}.npy", "wb") as handle:
+                    np.save(handle, vector)
         return np.stack(out)
 
     @staticmethod

@@ -8,6 +8,7 @@ the next run, or a re-run after files changed, embeds only what is new or change
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import numpy as np
@@ -24,7 +26,7 @@ import numpy as np
 from audioret.retrieval.library import IndexStore, Item
 from audioret.utils.audio import load_audio, walk_audio
 from audioret.utils.errors import AudioDecodeError, AudioretError
-from audioret.utils.io import atomic_write
+from audioret.utils.io import atomic_write, escape_name
 from audioret.utils.progress import progress_bar
 
 SEGMENT_SECONDS = 10.0
@@ -80,7 +82,7 @@ def shard_folder(out: str | Path, shard: tuple[int, int]) -> Path:
 
 def in_shard(relative_path: str, shard: tuple[int, int] | None) -> bool:
     """Stable assignment of files to shards by a hash of the path (same on every machine)."""
-    return shard is None or zlib.crc32(relative_path.encode("utf-8")) % shard[1] == shard[0] - 1
+    return shard is None or zlib.crc32(relative_path.encode("utf-8", "surrogateescape")) % shard[1] == shard[0] - 1
 
 
 def split_segments(wave: np.ndarray, sample_rate: int) -> list[tuple[float, float, np.ndarray]]:
@@ -131,13 +133,21 @@ def _index_locked(store: IndexStore, root: Path, model: Any, model_info: dict[st
     others: list[Path] = []
     files = {}
     for path in walk_audio(root, others):
-        if path.resolve().is_relative_to(out):
+        if Path(os.path.realpath(path)).is_relative_to(out):
             continue  # an index folder inside the library
         relative = path.relative_to(root).as_posix()
-        if in_shard(relative, shard):
+        if not in_shard(relative, shard):
+            continue
+        try:  # a dangling symlink, a symlink loop, a file deleted since the walk: reported, not fatal
             stat = path.stat()
-            files[relative] = (stat.st_size, stat.st_mtime_ns)
-    report.ignored = [p.relative_to(root).as_posix() for p in others if not p.resolve().is_relative_to(out)]
+            if not S_ISREG(stat.st_mode):
+                raise IsADirectoryError(0, "not a regular file")
+        except OSError as err:
+            report.unreadable.append((relative, _stat_problem(path, err)))
+            continue
+        files[relative] = (stat.st_size, stat.st_mtime_ns)
+    report.ignored = [p.relative_to(root).as_posix() for p in others
+                      if not Path(os.path.realpath(p)).is_relative_to(out)]
 
     known = _known_files(store)
     todo = [p for p, (size, mtime) in files.items()
@@ -239,7 +249,7 @@ def _decode_in_background(root: Path, todo: list[str], files: dict[str, tuple[in
             wave = load_audio(root / path, sample_rate)
         except AudioDecodeError as err:
             return _Decoded(path, size, mtime, error=err.reason)
-        except (MemoryError, ValueError, OSError) as err:  # anything a broken file can make soundfile raise
+        except (MemoryError, ValueError, OSError, RuntimeError) as err:  # what a broken file makes soundfile raise
             return _Decoded(path, size, mtime, error=f"{type(err).__name__}: {err}")
         return _Decoded(path, size, mtime, split_segments(wave, sample_rate))
 
@@ -299,6 +309,14 @@ def _final_state(files: dict[str, tuple[int, int]], known: dict[str, _FileState]
     return items, (np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32))
 
 
+def _stat_problem(path: Path, err: OSError) -> str:
+    if isinstance(err, FileNotFoundError):
+        return "a symlink whose target is missing" if path.is_symlink() else "deleted while the folder was read"
+    if err.errno == errno.ELOOP:
+        return "a symlink that points to itself (a loop)"
+    return err.strerror or str(err)
+
+
 def _write_problems(out: Path, unreadable: list[tuple[str, str]]) -> Path | None:
     path = out / PROBLEMS_FILE
     if not unreadable:
@@ -307,5 +325,5 @@ def _write_problems(out: Path, unreadable: list[tuple[str, str]]) -> Path | None
         return None
     with atomic_write(path) as handle:
         for name, reason in unreadable:
-            handle.write(f"{name}\t{reason}\n")
+            handle.write(f"{escape_name(name)}\t{escape_name(reason)}\n")
     return path

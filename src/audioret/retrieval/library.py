@@ -41,7 +41,7 @@ import numpy as np
 
 from audioret.retrieval.vectors import IDS_FILE, VECTORS_FILE, Index
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
-from audioret.utils.io import FILE_MODE, atomic_path, atomic_write, fsync_folder
+from audioret.utils.io import FILE_MODE, atomic_write, fsync_folder
 
 ITEMS_FILE, EMBEDDINGS_FILE, MODEL_FILE, LIBRARY_FILE = "items.jsonl", "embeddings.npy", "model.json", "index.json"
 PENDING_DIR, STAGING_DIR, JOURNAL_FILE, LOCK_FILE = "pending", ".commit", "commit.json", "writer.lock"
@@ -234,8 +234,8 @@ class IndexStore:
         index = Index.build(vectors, [item.id for item in items], backend)
         index.save(staging)
         write_items(staging / ITEMS_FILE, items)
-        with atomic_path(staging / EMBEDDINGS_FILE) as tmp:
-            np.save(tmp, vectors)
+        with atomic_write(staging / EMBEDDINGS_FILE, "wb") as handle:
+            np.save(handle, vectors)
         with atomic_write(staging / LIBRARY_FILE) as handle:
             json.dump({"root": str(root), "items": len(items), "files": len({i.path for i in items}),
                        "dim": int(vectors.shape[1]), "backend": index.backend, "commit": uuid.uuid4().hex,

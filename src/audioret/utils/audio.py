@@ -5,8 +5,10 @@ Every encoder states its own sample rate; the functions here do the rest. Errors
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
+from stat import S_ISREG
 
 import numpy as np
 import soundfile as sf
@@ -125,7 +127,7 @@ def _info(path: Path) -> sf._SoundFileInfo:
     """The file's header; an empty, unreadable or sample-less file is an error naming it."""
     _check_not_empty(path)
     try:
-        info = sf.info(str(path))
+        info = sf.info(os.fsencode(path))  # bytes: a file name that is not UTF-8 still opens
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         raise AudioDecodeError(path, _reason(err)) from None
     if info.frames <= 0 or info.samplerate <= 0:
@@ -136,7 +138,7 @@ def _info(path: Path) -> sf._SoundFileInfo:
 def _read_mono(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int]:
     """Frames [start, start + frames) of a file (all by default), mixed to mono, at the file's rate."""
     try:
-        wave, file_rate = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
+        wave, file_rate = sf.read(os.fsencode(path), start=start, frames=frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         raise AudioDecodeError(path, _reason(err)) from None
     if wave.shape[0] == 0:
@@ -146,9 +148,17 @@ def _read_mono(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray
 
 def _check_not_empty(path: Path) -> None:
     try:
-        size = path.stat().st_size
+        stat = path.stat()
     except FileNotFoundError:
-        raise AudioDecodeError(path, "no such file") from None
+        raise AudioDecodeError(path, "a symlink whose target is missing" if path.is_symlink() else "no such file") \
+            from None
+    except OSError as err:  # a symlink loop, a name too long, no permission
+        loop = err.errno == errno.ELOOP
+        raise AudioDecodeError(path, "a symlink that points to itself (a loop)" if loop else
+                               err.strerror or type(err).__name__) from None
+    if not S_ISREG(stat.st_mode):
+        raise AudioDecodeError(path, "not a regular file")
+    size = stat.st_size
     if size == 0:
         raise AudioDecodeError(path, "the file is empty (0 bytes)")
 

@@ -21,6 +21,14 @@ def open_text(path: str | Path, mode: str = "rt", encoding: str = "utf-8") -> IO
     return open(path, mode.replace("t", ""), encoding=encoding, newline="" if "w" in mode else None)
 
 
+def escape_name(text: str) -> str:
+    """`text` on one line and in valid UTF-8: backslash, tab, CR and newline become \\\\, \\t, \\r, \\n, and bytes of
+    a file name that are not UTF-8 (which Python keeps as surrogates) become \\xNN; distinct names stay distinct."""
+    raw = text.encode("utf-8", "surrogateescape").replace(b"\\", b"\\\\")
+    escaped = raw.decode("utf-8", "backslashreplace")
+    return escaped.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
 def _process_umask() -> int:
     """The umask, read once (setting it is the only way to read it; done at import, before any thread)."""
     mask = os.umask(0o022)
@@ -45,7 +53,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp_name)

@@ -17,7 +17,7 @@ from pathlib import Path
 from audioret.data.manifest import ManifestRecord, write_manifest
 from audioret.utils.audio import AUDIO_EXTENSIONS, audio_duration, walk_audio
 from audioret.utils.errors import AudioDecodeError, DataFormatError, MissingFileError
-from audioret.utils.io import atomic_write
+from audioret.utils.io import atomic_write, escape_name
 from audioret.utils.progress import progress_bar
 
 
@@ -142,8 +142,8 @@ def finish(out: Path, report: PrepareReport) -> PrepareReport:
         report.problems_file = out / f"{report.name}_problems.txt"
         with atomic_write(report.problems_file) as handle:
             for item in report.missing:
-                handle.write(f"missing\t{item}\n")
+                handle.write(f"missing\t{escape_name(item)}\n")
             for path, reason in report.unreadable:
-                handle.write(f"unreadable\t{path}\t{reason}\n")
+                handle.write(f"unreadable\t{escape_name(path)}\t{escape_name(reason)}\n")
     return report
 
