@@ -171,7 +171,9 @@ def index(
     backend: Annotated[str, typer.Option(help="auto (exact to 100k, IVF above), flat, ivf, hnsw")] = "auto",
 ) -> None:
     """Embed a folder of sounds into an index; re-running embeds only new or changed files."""
-    from audioret.retrieval.indexer import index_folder, merge_shards, parse_shard, shard_folder
+    from audioret.retrieval.indexer import check_options, index_folder, merge_shards, parse_shard, shard_folder
+
+    check_options(batch_size, workers, backend)  # before the model is loaded or anything is embedded
 
     if merge:
         if audio_dir is not None or shard is not None:
@@ -203,7 +205,7 @@ def _load_model_for_index(model_dir: Path | None, out: Path):
     from audioret.models.loading import open_model
     from audioret.retrieval.library import IndexStore
 
-    recorded = IndexStore(out).model_info() if out.is_dir() else None
+    recorded = IndexStore(out).model_info(damaged_ok=True) if out.is_dir() else None
     opened = open_model(model_dir, recorded)
     return opened.model, opened.info
 
@@ -252,7 +254,10 @@ def _read_queries(path: Path) -> list[str]:
 
     if not path.is_file():
         raise MissingFileError(path, "queries file", "one query per line")
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        raise DataFormatError(path, f"not UTF-8 text (byte {err.start}); save the queries as UTF-8") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             raise DataFormatError(path, "empty line; every line must be a query", number)
@@ -272,6 +277,8 @@ def serve(
     from audioret.retrieval.search import Searcher
     from audioret.retrieval.server import serve as run_server
 
+    if not 1 <= port <= 65535:
+        raise AudioretError(f"--port must be a TCP port between 1 and 65535, got {port}")
     searcher = Searcher.open(index_dir, model)
     console.print(f"serving {searcher.library.n_files} files of {searcher.library.root} on http://{host}:{port}/ "
                   "(Ctrl-C stops)")

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from audioret.utils.errors import DataFormatError, MissingFileError
-from audioret.utils.io import atomic_write, open_text
+from audioret.utils.io import atomic_write
 
 
 @dataclass
@@ -108,8 +109,14 @@ def read_manifest(path: str | Path, resolve_audio: bool = True) -> Iterator[Mani
     root = Path(os.path.abspath(path.parent))
     line_no = 0
     try:
-        with open_text(path) as handle:
-            for line_no, text in enumerate(handle, start=1):
+        # Bytes, decoded line by line, so that text that is not UTF-8 is reported at its own line.
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as handle:
+            for line_no, raw in enumerate(handle, start=1):
+                try:
+                    text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+                except UnicodeDecodeError as err:
+                    raise DataFormatError(path, f"not UTF-8 text (byte {err.start} of the line); save the "
+                                          "manifest as UTF-8", line_no) from None
                 if not text.strip():
                     continue
                 try:
@@ -120,9 +127,6 @@ def read_manifest(path: str | Path, resolve_audio: bool = True) -> Iterator[Mani
                 if resolve_audio and not os.path.isabs(record.audio):
                     record.audio = str(root / record.audio)
                 yield record
-    except UnicodeDecodeError as err:
-        raise DataFormatError(path, f"not UTF-8 text (byte {err.start}); save the manifest as UTF-8",
-                              line_no + 1) from None
     except (OSError, EOFError) as err:  # a truncated or damaged .gz
         raise DataFormatError(path, f"cannot be read ({err}); write it again", line_no + 1) from None
 

@@ -9,19 +9,21 @@ configuration, the mean and standard deviation over them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from audioret.data.manifest import read_manifest
+from audioret.data.manifest import ManifestRecord, read_manifest
 from audioret.eval.augmentation import augmented_queries, ensemble
 from audioret.eval.embeddings import EmbeddingCache, model_fingerprint
 from audioret.eval.metrics import average_precision_at_k, relevant_ranks, retrieval_metrics, targets_from_records
 from audioret.eval.paraphrases import Paraphrases
 from audioret.models import AudioTextModel
-from audioret.utils.errors import AudioretError
+from audioret.utils.errors import AudioretError, DataFormatError
+from audioret.utils.io import open_text
 
 AUGMENT_CHOICES = ("without", "with", "both")
 
@@ -56,6 +58,7 @@ def evaluate(manifest: str | Path, models: Sequence[str | Path], paraphrases: Pa
     records = list(read_manifest(manifest))
     if not records:
         raise AudioretError(f"{manifest} lists no clips")
+    check_records(manifest, records)
     single, multi = targets_from_records(records), targets_from_records(records, multi_positive=True)
     rows: list[Row] = []
     for path in models:
@@ -76,6 +79,23 @@ def evaluate(manifest: str | Path, models: Sequence[str | Path], paraphrases: Pa
         s_multi = ensemble([r.scores[1] for r in members])
         rows.append(Row(f"ensemble of {len(members)}", score_metrics(s_single, s_multi, single, multi)))
     return rows
+
+
+def check_records(manifest: str | Path, records: Sequence[ManifestRecord]) -> None:
+    """Evaluation needs every clip's audio and at least one caption; say which line lacks them."""
+    if not any(record.captions for record in records):
+        raise AudioretError(f"{manifest} has no captions, and eval ranks clips for captions; give clips captions "
+                            "(for `audioret prepare folder`: --captions CSV with columns path, caption)")
+    for number, record in zip(_record_lines(manifest), records, strict=False):
+        if not os.path.isfile(record.audio):
+            raise DataFormatError(manifest, f"audio file {record.audio} of clip {record.id!r} is missing; "
+                                  "restore it or remove the line", number)
+
+
+def _record_lines(manifest: str | Path) -> list[int]:
+    """The line numbers of the records, in order (read_manifest skips blank lines)."""
+    with open_text(manifest) as handle:
+        return [number for number, text in enumerate(handle, 1) if text.strip()]
 
 
 def display_name(path: str | Path) -> str:

@@ -8,6 +8,7 @@ the next run, or a re-run after files changed, embeds only what is new or change
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from audioret.retrieval.library import IndexStore, Item
+from audioret.retrieval.vectors import choose_backend
 from audioret.utils.audio import load_audio, walk_audio
 from audioret.utils.errors import AudioDecodeError, AudioretError
 from audioret.utils.io import atomic_write, escape_name
@@ -114,13 +116,44 @@ def index_folder(
         shard: (i, n) to index only the i-th of n hash-partitions of the files (then `merge_shards`).
     """
     started = time.perf_counter()
+    check_options(batch_size, workers, backend)
     root = Path(audio_dir).resolve()
     if not root.is_dir():
         raise AudioretError(f"{audio_dir} is not a folder of audio files")
     out = Path(out).resolve()
-    with IndexStore(out).writing() as store:
+    with _write_errors_explained(out), IndexStore(out).writing() as store:
         return _index_locked(store, root, model, model_info, shard, batch_size, workers, backend, show_progress,
                              started)
+
+
+def check_options(batch_size: int = 1, workers: int = 1, backend: str = "auto") -> None:
+    """Reject bad options before any work is done."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise AudioretError(f"--batch-size must be at least 1 (segments embedded at once), got {batch_size}")
+    if not isinstance(workers, int) or workers < 1:
+        raise AudioretError(f"--workers must be at least 1 (decoding threads), got {workers}")
+    choose_backend(0, backend)
+
+
+@contextlib.contextmanager
+def _write_errors_explained(out: Path) -> Iterator[None]:
+    """A failed write of the index folder as a message that says what survived (audio errors are caught
+    where files are decoded, so an OSError here is the index folder's)."""
+    try:
+        yield
+    except OSError as err:
+        if isinstance(err, AudioretError):
+            raise
+        where = err.filename or out
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise AudioretError(f"the disk is full: cannot write {where}. The last committed index and the batches "
+                                "embedded so far are intact; free some space and run the same command to "
+                                "resume") from None
+        if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise AudioretError(f"cannot write {where} ({err.strerror}); make {out} writable or choose another "
+                                "--out folder") from None
+        raise AudioretError(f"cannot write {where} ({err.strerror or err}); the last committed index is intact; "
+                            "run the same command again to resume") from None
 
 
 def _index_locked(store: IndexStore, root: Path, model: Any, model_info: dict[str, Any],
@@ -179,6 +212,7 @@ def _index_locked(store: IndexStore, root: Path, model: Any, model_info: dict[st
 def merge_shards(out: str | Path, backend: str = "auto") -> IndexReport:
     """Combine out/shards/*-of-n (all n of them, same model and root) into the index at `out`."""
     out = Path(out).resolve()
+    check_options(backend=backend)
     folders = sorted((out / SHARDS_DIR).glob("*-of-*"))
     if not folders:
         raise AudioretError(f"no shards under {out / SHARDS_DIR}; run `audioret index DIR --out {out} --shard i/n`")
@@ -203,7 +237,7 @@ def merge_shards(out: str | Path, backend: str = "auto") -> IndexReport:
                                 f"{folders[0]} indexes {stores[0].library_info()['root']}")
         known.update(_known_files(store))
     model_info, root = stores[0].model_info(), Path(stores[0].library_info()["root"])
-    with IndexStore(out).writing() as target:
+    with _write_errors_explained(out), IndexStore(out).writing() as target:
         target.claim(model_info, root)
         files = {path: (state.size, state.mtime_ns) for path, state in known.items()}
         items, vectors = _final_state(files, known, model_info["embed_dim"])

@@ -31,6 +31,7 @@ import socket
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -138,17 +139,26 @@ class IndexStore:
             raise RuntimeError("IndexStore changes a folder only inside `with store.writing():`")
 
     # --- model and library identity ----------------------------------------------------------------
-    def model_info(self) -> dict[str, Any] | None:
-        """model.json, checked; None when the folder has none (nothing was indexed yet)."""
+    def model_info(self, damaged_ok: bool = False) -> dict[str, Any] | None:
+        """model.json, checked; None when the folder has none (nothing was indexed yet), or, with
+        `damaged_ok` (a writer, which replaces it), when it cannot be read."""
         path = self.folder / MODEL_FILE
         if not path.exists():
             return None
-        return parse_model_info(_read_json(path, "model record"), path)
+        try:
+            return parse_model_info(_read_json(path, "model record"), path)
+        except AudioretError as err:
+            if damaged_ok:
+                return None
+            raise AudioretError(f"{err}; repair it with `audioret index {_recorded_root(self.folder)} --out "
+                                f"{self.folder}`") from None
 
     def claim(self, model_info: dict[str, Any], root: Path) -> None:
         """Bind the folder to a model and a library root, or check that it already is."""
         self._require_lock()
-        existing = self.model_info()
+        # A damaged model.json is replaced; index.json names the model of the committed vectors, so
+        # vectors of another model are never kept under it (see read_snapshot).
+        existing = self.model_info(damaged_ok=True)
         if existing is not None and existing["fingerprint"] != model_info["fingerprint"]:
             raise AudioretError(
                 f"{self.folder} was built with model {existing.get('source')} (fingerprint "
@@ -183,7 +193,7 @@ class IndexStore:
         if not (self.folder / LIBRARY_FILE).exists():
             return [], np.zeros((0, 0), np.float32)
         try:
-            snapshot = read_snapshot(self.folder, attempts=1)
+            snapshot = read_snapshot(self.folder, attempts=1, legacy=self._lock_fd is not None)
         except AudioretError as err:
             if self._lock_fd is None:
                 raise
@@ -216,7 +226,7 @@ class IndexStore:
                     vectors = np.asarray(data["vectors"], np.float32)
                 if vectors.ndim != 2 or len(vectors) != len(items):
                     raise ValueError(f"{len(items)} items but vectors of shape {vectors.shape}")
-            except (OSError, ValueError, KeyError, TypeError, EOFError) as err:
+            except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
                 reason = (str(err).splitlines() or [type(err).__name__])[0]
                 raise AudioretError(f"{part} is not a batch embedded by audioret ({reason}); delete it and "
                                     "run again") from None
@@ -239,6 +249,7 @@ class IndexStore:
         with atomic_write(staging / LIBRARY_FILE) as handle:
             json.dump({"root": str(root), "items": len(items), "files": len({i.path for i in items}),
                        "dim": int(vectors.shape[1]), "backend": index.backend, "commit": uuid.uuid4().hex,
+                       "model": self.model_info()["fingerprint"],
                        "sha256": {name: _file_sha256(staging / name) for name in CHECKED_FILES}}, handle, indent=2)
         parts = sorted(p.name for p in (self.folder / PENDING_DIR).glob("*.npz")) if (
             self.folder / PENDING_DIR).is_dir() else []
@@ -288,8 +299,11 @@ class Snapshot:
     library_info: dict[str, Any]
 
 
-def read_snapshot(folder: str | Path, attempts: int = OPEN_ATTEMPTS) -> Snapshot:
+def read_snapshot(folder: str | Path, attempts: int = OPEN_ATTEMPTS, legacy: bool = False) -> Snapshot:
     """Open the committed state of `folder`, checked, without changing anything on disk.
+
+    `legacy` accepts a folder written before index.json carried checksums when its counts agree (the
+    writer that updates it does so; readers refuse it).
 
     Raises:
         MissingFileError: nothing was committed there.
@@ -302,7 +316,7 @@ def read_snapshot(folder: str | Path, attempts: int = OPEN_ATTEMPTS) -> Snapshot
         if attempt:
             time.sleep(0.1)
         try:
-            return _read_snapshot_once(folder)
+            return _read_snapshot_once(folder, legacy)
         except IndexIntegrityError as err:
             last = err
     journal = " (a commit was cut short: commit.json is there)" if (folder / JOURNAL_FILE).exists() else ""
@@ -311,7 +325,7 @@ def read_snapshot(folder: str | Path, attempts: int = OPEN_ATTEMPTS) -> Snapshot
                               "(it re-embeds only what is not intact), or index into a new --out folder")
 
 
-def _read_snapshot_once(folder: Path) -> Snapshot:
+def _read_snapshot_once(folder: Path, legacy: bool = False) -> Snapshot:
     model_path, marker_path = folder / MODEL_FILE, folder / LIBRARY_FILE
     if not marker_path.exists():
         hint = "create it with `audioret index AUDIO_DIR --out INDEX_DIR`"
@@ -332,12 +346,15 @@ def _read_snapshot_once(folder: Path) -> Snapshot:
         marker = _parse_json_bytes(handles[LIBRARY_FILE].read(), marker_path, "index record")
         library = parse_library_info(marker, marker_path)
         model_info = parse_model_info(_read_json(model_path, "model record"), model_path)
-        if "sha256" not in library:
+        if "sha256" not in library and not legacy:
             raise IndexIntegrityError(f"{folder} was written by an older audioret, without checksums")
+        if library.get("model", model_info["fingerprint"]) != model_info["fingerprint"]:
+            raise IndexIntegrityError(f"{folder}: {MODEL_FILE} names another model than the one that made the "
+                                      "vectors")
         blobs = {}
         for name in CHECKED_FILES:
             digest, blob = _hash_handle(handles[name], keep=name != EMBEDDINGS_FILE)
-            if digest != library["sha256"].get(name):
+            if "sha256" in library and digest != library["sha256"].get(name):
                 raise IndexIntegrityError(f"{folder}: {name} is not the one {LIBRARY_FILE} describes "
                                           "(changed or damaged after the commit)")
             blobs[name] = blob
@@ -352,6 +369,7 @@ def _read_snapshot_once(folder: Path) -> Snapshot:
             raise IndexIntegrityError(f"{folder}: {VECTORS_FILE} cannot be read ({str(err).splitlines()[0]})") \
                 from None
     counts = {"items.jsonl": len(items), "embeddings.npy": len(vectors), "vectors.faiss": len(index)}
+    dim = vectors.shape[1] if dim is None else dim  # legacy index.json
     if set(counts.values()) != {n} or vectors.shape[1] != dim or index.dim != dim or dim != model_info["embed_dim"]:
         raise IndexIntegrityError(f"{folder}: counts disagree ({LIBRARY_FILE}: {n} x {dim}, "
                                   + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ")")
@@ -371,8 +389,7 @@ def marker_of(folder: str | Path) -> tuple[int, int, int] | None:
 
 def parse_model_info(info: Any, path: Path) -> dict[str, Any]:
     if not isinstance(info, dict) or any(key not in info for key in MODEL_KEYS):
-        raise AudioretError(f"{path}: not a model record (needs {', '.join(MODEL_KEYS)}); it was damaged or "
-                            "edited: index into a new --out folder")
+        raise IndexIntegrityError(f"{path}: not a model record (needs {', '.join(MODEL_KEYS)})")
     return info
 
 

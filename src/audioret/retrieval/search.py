@@ -35,6 +35,8 @@ class Searcher:
         for i, query in enumerate(queries):
             if not isinstance(query, str) or not query.strip():
                 raise AudioretError(f"query {i + 1} is empty; a query needs at least one word")
+            if any("\ud800" <= char <= "\udfff" for char in query):  # bytes that were not UTF-8 (surrogateescape)
+                raise AudioretError(f"query {i + 1} is not valid UTF-8 text; type it again in a UTF-8 terminal")
         with self._lock:
             vectors = self.model.encode_text(list(queries))
         return self.library.search(vectors, k)
