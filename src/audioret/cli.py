@@ -272,8 +272,10 @@ def serve(
     host: Annotated[str, typer.Option(help="address to bind (0.0.0.0 opens it to your network)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     model: Annotated[Path | None, typer.Option(help="model folder (default: the one that built the index)")] = None,
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        help="a further host name the page may be opened by (repeat; default: loopback and HOST)")] = None,
 ) -> None:
-    """Serve the search page and JSON API of an index on http://HOST:PORT/."""
+    """Serve the search page and JSON API of an index on http://HOST:PORT/ (re-indexing is picked up live)."""
     from audioret.retrieval.search import Searcher
     from audioret.retrieval.server import serve as run_server
 
@@ -282,7 +284,7 @@ def serve(
     searcher = Searcher.open(index_dir, model)
     console.print(f"serving {searcher.library.n_files} files of {searcher.library.root} on http://{host}:{port}/ "
                   "(Ctrl-C stops)")
-    run_server(searcher, host, port)
+    run_server(searcher, host, port, allowed_host or [])
 
 
 @app.command()

@@ -470,9 +470,9 @@ class Library:
     """
 
     def __init__(self, folder: Path, items: list[Item], vectors: np.ndarray, index: Index,
-                 model_info: dict[str, Any], root: Path):
+                 model_info: dict[str, Any], root: Path, commit: str = ""):
         self.folder, self.items, self.vectors, self.index = folder, items, vectors, index
-        self.model_info, self.root = model_info, root
+        self.model_info, self.root, self.commit = model_info, root, commit
         self._rows_by_path: dict[str, list[int]] = {}
         for item in items:
             self._rows_by_path.setdefault(item.path, []).append(item.id)
@@ -482,7 +482,7 @@ class Library:
         """The committed state of `folder`, checked (see `read_snapshot`); nothing on disk is changed."""
         snapshot = read_snapshot(folder)
         return cls(Path(folder), snapshot.items, snapshot.vectors, snapshot.index, snapshot.model_info,
-                   Path(snapshot.library_info["root"]))
+                   Path(snapshot.library_info["root"]), str(snapshot.library_info.get("commit", "")))
 
     @property
     def n_files(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,36 +11,71 @@ import numpy as np
 
 from audioret.models import AudioTextModel
 from audioret.models.loading import describe_model, open_model, resolve_model_dir
-from audioret.retrieval.library import Hit, Library
+from audioret.retrieval.library import Hit, Library, marker_of, read_snapshot
 from audioret.utils.errors import AudioretError
 
 __all__ = ["Searcher", "describe_model", "resolve_model_dir"]  # the last two live in models.loading
 
+_log = logging.getLogger("audioret.serve")
+RELOAD_ATTEMPTS = 3  # a request does not wait long for a commit in progress; the next one tries again
+
+
+def _snapshot_parts(folder: Path) -> tuple:
+    snapshot = read_snapshot(folder, attempts=RELOAD_ATTEMPTS)
+    return (snapshot.items, snapshot.vectors, snapshot.index, snapshot.model_info,
+            Path(snapshot.library_info["root"]), str(snapshot.library_info.get("commit", "")))
+
 
 class Searcher:
-    """A `Library` and its model. Thread-safe: one model call at a time (torch is not re-entrant)."""
+    """A `Library` and its model. Thread-safe: one model call at a time (torch is not re-entrant).
 
-    def __init__(self, library: Library, model: AudioTextModel):
+    `current()` picks up a newer commit of the index folder (its index.json changed) without a restart;
+    each method works on one snapshot from start to end, passed in or taken once.
+    """
+
+    def __init__(self, library: Library, model: AudioTextModel, fingerprint: str | None = None):
         self.library, self.model = library, model
+        self.fingerprint = fingerprint or library.model_info["fingerprint"]
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._marker = marker_of(library.folder)
+
+    def current(self) -> Library:
+        """The newest committed state of the folder; the one in use while a newer one cannot be opened
+        (a commit being moved into place, a damaged folder, another model: logged, retried later)."""
+        marker = marker_of(self.library.folder)
+        if marker is None or marker == self._marker:
+            return self.library
+        with self._reload_lock:
+            if marker_of(self.library.folder) != self._marker:
+                try:
+                    fresh = Library(self.library.folder, *_snapshot_parts(self.library.folder))
+                    fresh.check_model(self.fingerprint, "the served model")
+                except AudioretError as err:
+                    _log.warning("keeping the index loaded before: %s", err)
+                    return self.library
+                self.library, self._marker = fresh, marker
+                _log.info("reloaded %s: %d files", fresh.folder, fresh.n_files)
+        return self.library
 
     @classmethod
     def open(cls, index_dir: str | Path, model_dir: str | Path | None = None) -> Searcher:
         library = Library.open(index_dir)
         opened = open_model(model_dir, library.model_info)
         library.check_model(opened.fingerprint, str(opened.folder))
-        return cls(library, opened.model)
+        return cls(library, opened.model, opened.fingerprint)
 
-    def text(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
+    def text(self, queries: Sequence[str], k: int = 10, library: Library | None = None) -> list[list[Hit]]:
         """The k best files for each text query (empty queries are an error naming the line)."""
         for i, query in enumerate(queries):
             if not isinstance(query, str) or not query.strip():
                 raise AudioretError(f"query {i + 1} is empty; a query needs at least one word")
             if any("\ud800" <= char <= "\udfff" for char in query):  # bytes that were not UTF-8 (surrogateescape)
                 raise AudioretError(f"query {i + 1} is not valid UTF-8 text; type it again in a UTF-8 terminal")
+        library = library or self.library
         with self._lock:
             vectors = self.model.encode_text(list(queries))
-        return self.library.search(vectors, k)
+        return library.search(vectors, k)
 
     def like(self, path: str | Path, k: int = 10) -> list[Hit]:
         """Files that sound like `path`: its stored vector if it is indexed, else it is embedded now."""
@@ -50,10 +86,11 @@ class Searcher:
                 vector = self.model.encode_audio([path])[0]
         return self.library.search(vector[None], k, exclude=[relative])[0]
 
-    def similar(self, item_id: int, k: int = 10) -> list[Hit]:
+    def similar(self, item_id: int, k: int = 10, library: Library | None = None) -> list[Hit]:
         """Files that sound like the file of indexed segment `item_id` (the file itself left out)."""
-        if not 0 <= item_id < len(self.library.items):
+        library = library or self.library
+        if not 0 <= item_id < len(library.items):
             raise KeyError(item_id)
-        path = self.library.items[item_id].path
-        vector = self.library.file_vector(path)
-        return self.library.search(np.asarray(vector)[None], k, exclude=[path])[0]
+        path = library.items[item_id].path
+        vector = library.file_vector(path)
+        return library.search(np.asarray(vector)[None], k, exclude=[path])[0]
