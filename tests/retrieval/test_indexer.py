@@ -291,3 +291,52 @@ def test_prepare_folder_lists_the_same_files_and_goes_on(library_copy, tmp_path)
     assert "loop" in reasons["loop.wav"] and "target is missing" in reasons["dangling.wav"]
     assert "tab\\there\\nnewline.wav\t" in listed and len(listed.splitlines()) == 4
     assert report.manifests["all"][1] == 9  # eight clips and the one whose name is not UTF-8
+
+
+def test_a_long_file_is_read_segment_by_segment_into_ordinary_batches(
+        sound_library, tmp_path, model, model_dir, monkeypatch):
+    build(sound_library, tmp_path / "whole", model, model_dir, batch_size=2)
+    monkeypatch.setattr(indexer_module, "WHOLE_FILE_MAX_BYTES", 1_000_000)  # idle.wav (25 s, 1.6 MB) is long
+    whole_reads, block_reads, embedded = [], [], []
+    load_audio_, load_frames_ = indexer_module.load_audio, indexer_module.load_frames
+    monkeypatch.setattr(indexer_module, "load_audio", lambda path, *a: whole_reads.append(path.name) or
+                        load_audio_(path, *a))
+    monkeypatch.setattr(indexer_module, "load_frames", lambda path, start, frames, *a: block_reads.append(frames)
+                        or load_frames_(path, start, frames, *a))
+    original = model.embed_clips
+    monkeypatch.setattr(model, "embed_clips", lambda waves, *a: embedded.append(len(waves)) or original(waves, *a),
+                        raising=False)
+    build(sound_library, tmp_path / "streamed", model, model_dir, batch_size=2)
+    assert "idle.wav" not in whole_reads and len(whole_reads) == 7
+    assert block_reads == [160_000, 160_000, 80_000]  # one 10 s segment at a time (16 kHz)
+    assert max(embedded) <= 2 and sum(embedded) == 10
+    whole, streamed = snapshot(tmp_path / "whole"), snapshot(tmp_path / "streamed")
+    assert whole[0] == streamed[0]
+    np.testing.assert_allclose(whole[1], streamed[1], atol=1e-6)
+
+
+def test_runs_killed_inside_a_long_file_keep_making_progress(sound_library, tmp_path, model, model_dir, monkeypatch):
+    build(sound_library, tmp_path / "whole", model, model_dir, batch_size=1)
+    monkeypatch.setattr(indexer_module, "WHOLE_FILE_MAX_BYTES", 1_000_000)
+    original, calls = indexer_module._persist, []
+
+    def killed_after_two_batches(*args):
+        calls.append(1)
+        if len(calls) % 3 == 0:
+            raise KeyboardInterrupt
+        original(*args)
+
+    monkeypatch.setattr(indexer_module, "_persist", killed_after_two_batches)
+    out, kept = tmp_path / "killed", [0]
+    # Ten one-segment batches, two per run: the third run is killed inside idle.wav (after its first two
+    # segments), the fourth resumes at its third; the fifth finishes. No run starts a file over.
+    for _ in range(6):
+        try:
+            build(sound_library, out, model, model_dir, batch_size=1)
+            break
+        except KeyboardInterrupt:
+            kept.append(len(list((out / PENDING_DIR).glob("*.npz"))))
+    assert kept == [0, 2, 4, 6, 8]
+    whole, resumed = snapshot(tmp_path / "whole"), snapshot(out)
+    assert whole[0] == resumed[0]
+    np.testing.assert_allclose(whole[1], resumed[1], atol=1e-6)

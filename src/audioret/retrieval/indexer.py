@@ -4,6 +4,12 @@ Files are decoded by a thread pool (soundfile and soxr release the GIL) while th
 the previous batch. Long files become 10 s segments, each searchable with its time range. Each
 embedded batch is written to IDX/pending/ at once, so a killed run loses at most the batch in flight;
 the next run, or a re-run after files changed, embeds only what is new or changed.
+
+Memory: a file whose decoded samples (float32 at its own rate, all channels) would exceed
+WHOLE_FILE_MAX_BYTES is never decoded whole. It is read one segment at a time (a seek and a block read),
+its segments fill ordinary batches of `batch_size`, and each batch is saved as it is embedded, so a
+killed run resumes inside a long file. Decoded audio in flight is thus at most 2 x workers files of up
+to WHOLE_FILE_MAX_BYTES each (plus their resampled copies) and one batch of segments.
 """
 
 from __future__ import annotations
@@ -26,11 +32,12 @@ import numpy as np
 
 from audioret.retrieval.library import IndexStore, Item
 from audioret.retrieval.vectors import choose_backend
-from audioret.utils.audio import load_audio, walk_audio
+from audioret.utils.audio import audio_info, load_audio, load_frames, walk_audio
 from audioret.utils.errors import AudioDecodeError, AudioretError
 from audioret.utils.io import atomic_write, escape_name
 from audioret.utils.progress import progress_bar
 
+WHOLE_FILE_MAX_BYTES = 32 << 20  # about 87 s of 48 kHz stereo
 SEGMENT_SECONDS = 10.0
 MIN_TAIL_SECONDS = 1.0  # a shorter remainder joins the segment before it instead of standing alone
 PROBLEMS_FILE = "problems.txt"
@@ -59,6 +66,24 @@ class _FileState:
     mtime_ns: int
     spans: list[tuple[float, float]]
     vectors: np.ndarray
+    complete: bool = True  # False: a long file whose later segments are not embedded yet
+
+
+@dataclass
+class _LongFile:
+    """A file read segment by segment: segment i is frames bounds[i]..bounds[i + 1] at the file's rate."""
+
+    path: Path
+    rate: int
+    bounds: list[int]
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def segment(self, i: int, sample_rate: int) -> tuple[float, float, np.ndarray]:
+        first, stop = self.bounds[i], self.bounds[i + 1]
+        wave = load_frames(self.path, first, stop - first, sample_rate)
+        return round(first / self.rate, 3), round(stop / self.rate, 3), wave
 
 
 @dataclass
@@ -68,6 +93,18 @@ class _Decoded:
     mtime_ns: int
     segments: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
     error: str | None = None
+    long: _LongFile | None = None  # set instead of `segments` for a file too long to decode whole
+
+
+@dataclass
+class _Piece:
+    """Segments of one file in one batch; `partial` when more of the file follows in a later batch."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    segments: list[tuple[float, float, np.ndarray]]
+    partial: bool = False
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -87,12 +124,18 @@ def in_shard(relative_path: str, shard: tuple[int, int] | None) -> bool:
     return shard is None or zlib.crc32(relative_path.encode("utf-8", "surrogateescape")) % shard[1] == shard[0] - 1
 
 
-def split_segments(wave: np.ndarray, sample_rate: int) -> list[tuple[float, float, np.ndarray]]:
-    """Non-overlapping SEGMENT_SECONDS windows (start s, end s, samples); a short tail joins the last one."""
+def segment_bounds(n_samples: int, sample_rate: int) -> list[int]:
+    """Boundaries of non-overlapping SEGMENT_SECONDS windows over n samples; a short tail joins the last one."""
     length = int(SEGMENT_SECONDS * sample_rate)
-    bounds = list(range(0, len(wave), length)) + [len(wave)]
+    bounds = list(range(0, n_samples, length)) + [n_samples]
     if len(bounds) > 2 and bounds[-1] - bounds[-2] < MIN_TAIL_SECONDS * sample_rate:
         del bounds[-2]
+    return bounds
+
+
+def split_segments(wave: np.ndarray, sample_rate: int) -> list[tuple[float, float, np.ndarray]]:
+    """Non-overlapping SEGMENT_SECONDS windows (start s, end s, samples); a short tail joins the last one."""
+    bounds = segment_bounds(len(wave), sample_rate)
     spans = zip(bounds[:-1], bounds[1:], strict=True)
     return [(round(a / sample_rate, 3), round(b / sample_rate, 3), wave[a:b]) for a, b in spans]
 
@@ -184,7 +227,7 @@ def _index_locked(store: IndexStore, root: Path, model: Any, model_info: dict[st
 
     known = _known_files(store)
     todo = [p for p, (size, mtime) in files.items()
-            if p not in known or (known[p].size, known[p].mtime_ns) != (size, mtime)]
+            if p not in known or (known[p].size, known[p].mtime_ns) != (size, mtime) or not known[p].complete]
     report.unchanged = len(files) - len(todo)
     report.removed = len(set(known) - set(files))
 
@@ -192,14 +235,16 @@ def _index_locked(store: IndexStore, root: Path, model: Any, model_info: dict[st
     with progress_bar("files", show_progress) as progress:
         task = progress.add_task("indexing", total=len(todo))
         decoded = _decode_in_background(root, todo, files, model.sample_rate, workers, report)
-        for batch in _batches(decoded, batch_size, report, lambda n: progress.advance(task, n)):
+        for batch in _batches(decoded, batch_size, report, known, model.sample_rate,
+                              lambda n: progress.advance(task, n)):
             tick = time.perf_counter()
-            vectors = model.embed_clips([wave for file in batch for *_, wave in file.segments],
+            vectors = model.embed_clips([wave for piece in batch for *_, wave in piece.segments],
                                         batch_size).cpu().numpy()
             report.embed_seconds += time.perf_counter() - tick
             _persist(store, batch, vectors, known)
-            report.embedded += len(batch)
-            progress.advance(task, len(batch))
+            finished = sum(not piece.partial for piece in batch)
+            report.embedded += finished
+            progress.advance(task, finished)
 
     items, vectors = _final_state(files, known, model_info["embed_dim"])
     store.commit(items, vectors, root, backend)
@@ -259,19 +304,28 @@ def _known_files(store: IndexStore) -> dict[str, _FileState]:
         known[first.path] = _FileState(first.size, first.mtime_ns, [(i.start, i.end) for i in items[start:end]],
                                        vectors[start:end])
         start = end
-    for batch_items, batch_vectors in store.pending():
-        _remember(known, batch_items, batch_vectors)
+    for batch_items, batch_vectors, partial in store.pending():
+        _remember(known, batch_items, batch_vectors, partial)
     return known
 
 
-def _remember(known: dict[str, _FileState], items: list[Item], vectors: np.ndarray) -> None:
+def _remember(known: dict[str, _FileState], items: list[Item], vectors: np.ndarray,
+              partial: Iterable[str] = ()) -> None:
+    """Record a batch's vectors; the segments of a long file that continue an incomplete state extend it."""
+    partial = set(partial)
     by_path: dict[str, list[int]] = {}
     for row, item in enumerate(items):
         by_path.setdefault(item.path, []).append(row)
     for path, rows in by_path.items():
         first = items[rows[0]]
-        known[path] = _FileState(first.size, first.mtime_ns, [(items[r].start, items[r].end) for r in rows],
-                                 vectors[rows])
+        spans = [(items[r].start, items[r].end) for r in rows]
+        state = _FileState(first.size, first.mtime_ns, spans, np.asarray(vectors[rows]), path not in partial)
+        before = known.get(path)
+        if (before is not None and not before.complete and before.spans and before.spans[-1][1] == spans[0][0]
+                and (before.size, before.mtime_ns) == (state.size, state.mtime_ns)):
+            state.spans = before.spans + spans
+            state.vectors = np.concatenate([np.asarray(before.vectors), state.vectors])
+        known[path] = state
 
 
 def _decode_in_background(root: Path, todo: list[str], files: dict[str, tuple[int, int]], sample_rate: int,
@@ -280,6 +334,10 @@ def _decode_in_background(root: Path, todo: list[str], files: dict[str, tuple[in
     def decode(path: str) -> _Decoded:
         size, mtime = files[path]
         try:
+            info = audio_info(root / path)
+            if info.frames * info.channels * 4 > WHOLE_FILE_MAX_BYTES:
+                bounds = segment_bounds(info.frames, info.samplerate)
+                return _Decoded(path, size, mtime, long=_LongFile(root / path, info.samplerate, bounds))
             wave = load_audio(root / path, sample_rate)
         except AudioDecodeError as err:
             return _Decoded(path, size, mtime, error=err.reason)
@@ -304,29 +362,57 @@ def _decode_in_background(root: Path, todo: list[str], files: dict[str, tuple[in
             yield result
 
 
-def _batches(decoded: Iterable[_Decoded], batch_size: int, report: IndexReport,
-             skipped: Callable[[int], None]) -> Iterator[list[_Decoded]]:
-    """Whole files grouped until they hold at least `batch_size` segments; unreadable ones are reported."""
-    batch, segments = [], 0
+def _batches(decoded: Iterable[_Decoded], batch_size: int, report: IndexReport, known: dict[str, _FileState],
+             sample_rate: int, skipped: Callable[[int], None]) -> Iterator[list[_Piece]]:
+    """Batches of at least `batch_size` segments (short files whole; a long file's segments spread over
+    as many batches as they fill); unreadable files are reported."""
+    batch: list[_Piece] = []
+    count = 0
     for file in decoded:
         if file.error is not None:
             report.unreadable.append((file.path, file.error))
             skipped(1)
             continue
-        batch.append(file)
-        segments += len(file.segments)
-        if segments >= batch_size:
-            yield batch
-            batch, segments = [], 0
+        if file.long is None:
+            batch.append(_Piece(file.path, file.size, file.mtime_ns, file.segments))
+            count += len(file.segments)
+            if count >= batch_size:
+                yield batch
+                batch, count = [], 0
+            continue
+        state = known.get(file.path)  # a killed run may have embedded the first segments already
+        same = state is not None and (state.size, state.mtime_ns) == (file.size, file.mtime_ns)
+        resume = same and not state.complete
+        piece = None
+        for i in range(len(state.spans) if resume else 0, len(file.long)):
+            try:
+                segment = file.long.segment(i, sample_rate)
+            except (AudioretError, MemoryError, ValueError, OSError, RuntimeError) as err:
+                report.unreadable.append((file.path, getattr(err, "reason", f"{type(err).__name__}: {err}")))
+                skipped(1)
+                if piece is not None:  # its segments in this batch are dropped; the file stays incomplete
+                    batch.remove(piece)
+                    count -= len(piece.segments)
+                break
+            if piece is None:
+                piece = _Piece(file.path, file.size, file.mtime_ns, [], partial=True)
+                batch.append(piece)
+            piece.segments.append(segment)
+            piece.partial = i < len(file.long) - 1
+            count += 1
+            if count >= batch_size:
+                yield batch
+                batch, count, piece = [], 0, None
     if batch:
         yield batch
 
 
-def _persist(store: IndexStore, batch: list[_Decoded], vectors: np.ndarray, known: dict[str, _FileState]) -> None:
-    items = [Item(-1, file.path, file.size, file.mtime_ns, start, end)
-             for file in batch for start, end, _ in file.segments]
-    store.add_pending(items, vectors)
-    _remember(known, items, vectors)
+def _persist(store: IndexStore, batch: list[_Piece], vectors: np.ndarray, known: dict[str, _FileState]) -> None:
+    items = [Item(-1, piece.path, piece.size, piece.mtime_ns, start, end)
+             for piece in batch for start, end, _ in piece.segments]
+    partial = sorted({piece.path for piece in batch if piece.partial})
+    store.add_pending(items, vectors, partial)
+    _remember(known, items, vectors, partial)
 
 
 def _final_state(files: dict[str, tuple[int, int]], known: dict[str, _FileState],
@@ -335,7 +421,7 @@ def _final_state(files: dict[str, tuple[int, int]], known: dict[str, _FileState]
     items, blocks = [], []
     for path in sorted(files):
         state = known.get(path)
-        if state is None or (state.size, state.mtime_ns) != files[path]:
+        if state is None or (state.size, state.mtime_ns) != files[path] or not state.complete:
             continue  # unreadable this time
         for start, end in state.spans:
             items.append(Item(len(items), path, state.size, state.mtime_ns, start, end))

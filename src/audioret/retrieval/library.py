@@ -203,18 +203,20 @@ class IndexStore:
         return snapshot.items, snapshot.vectors
 
     # --- pending batches --------------------------------------------------------------------------
-    def add_pending(self, items: Sequence[Item], vectors: np.ndarray) -> Path:
-        """Persist one embedded batch (atomically) so that a killed run does not redo it."""
+    def add_pending(self, items: Sequence[Item], vectors: np.ndarray, partial: Sequence[str] = ()) -> Path:
+        """Persist one embedded batch (atomically) so that a killed run does not redo it. `partial`: files
+        whose later segments follow in later batches."""
         self._require_lock()
         pending = self.folder / PENDING_DIR
         pending.mkdir(parents=True, exist_ok=True)
         path = pending / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.npz"  # names sort by age
         rows = json.dumps([asdict(item) for item in items])
         with atomic_write(path, "wb") as handle:
-            np.savez(handle, vectors=np.asarray(vectors, np.float32), items=np.array(rows))
+            np.savez(handle, vectors=np.asarray(vectors, np.float32), items=np.array(rows),
+                     partial=np.array(json.dumps(list(partial))))
         return path
 
-    def pending(self) -> list[tuple[list[Item], np.ndarray]]:
+    def pending(self) -> list[tuple[list[Item], np.ndarray, list[str]]]:
         """Every complete pending batch, oldest first (a file changed twice keeps its newest vectors)."""
         folder = self.folder / PENDING_DIR
         parts = sorted(p for p in folder.glob("*.npz") if not p.name.startswith(".")) if folder.is_dir() else []
@@ -224,13 +226,14 @@ class IndexStore:
                 with np.load(part) as data:
                     items = [Item(**row) for row in json.loads(str(data["items"]))]
                     vectors = np.asarray(data["vectors"], np.float32)
+                    partial = json.loads(str(data["partial"])) if "partial" in data.files else []
                 if vectors.ndim != 2 or len(vectors) != len(items):
                     raise ValueError(f"{len(items)} items but vectors of shape {vectors.shape}")
             except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
                 reason = (str(err).splitlines() or [type(err).__name__])[0]
                 raise AudioretError(f"{part} is not a batch embedded by audioret ({reason}); delete it and "
                                     "run again") from None
-            batches.append((items, vectors))
+            batches.append((items, vectors, partial))
         return batches
 
     # --- commit -----------------------------------------------------------------------------------

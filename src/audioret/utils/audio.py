@@ -56,6 +56,28 @@ def audio_duration(path: str | Path) -> float:
     return info.frames / info.samplerate
 
 
+def audio_info(path: str | Path) -> sf._SoundFileInfo:
+    """The file's header (frames, samplerate, channels), without decoding it.
+
+    Raises:
+        AudioDecodeError: the file is empty, unreadable, or holds no samples.
+    """
+    return _info(Path(path))
+
+
+def load_frames(path: str | Path, start: int, frames: int, sample_rate: int | None = None) -> np.ndarray:
+    """Frames [start, start + frames) of a file (at its own rate), mixed to mono and resampled on their
+    own to `sample_rate`: a long file read piece by piece, in memory that does not grow with its length.
+
+    Raises:
+        AudioDecodeError: the file is corrupt or unsupported.
+    """
+    mono, file_rate = _read_mono(Path(path), start, frames)
+    if sample_rate is not None:
+        mono = resample(mono, file_rate, sample_rate)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
 def load_audio(path: str | Path, sample_rate: int | None = None) -> np.ndarray:
     """Decode a file to a mono float32 waveform, resampled to `sample_rate` when given.
 
