@@ -49,7 +49,7 @@ import sys
 from pathlib import Path
 import numpy as np
 from audioret.retrieval.library import Library
-out, done, seen = Path(sys.argv[1]), Path(sys.argv[2]), 0
+out, done, ready, seen = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), 0
 while True:
     finished = done.exists()
     library = Library.open(out)
@@ -58,6 +58,7 @@ while True:
     scores, ids = library.index.search(np.asarray(library.vectors), 1)
     assert [row[0] for row in ids] == list(range(len(library.items))), "vectors out of step with the items"
     seen += 1
+    ready.touch()
     if finished:
         break
 print(seen)
@@ -67,8 +68,13 @@ print(seen)
 def test_readers_see_only_whole_commits_while_a_writer_commits(tmp_path):
     out, done = tmp_path / "idx", tmp_path / "writer-done"
     subprocess.run([sys.executable, "-c", COMMITTING_WRITER, str(out), "1"], check=True)
-    readers = [subprocess.Popen([sys.executable, "-c", CHECKING_READER, str(out), str(done)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    ready = [tmp_path / f"reader-{i}-ready" for i in range(2)]
+    readers = [subprocess.Popen([sys.executable, "-c", CHECKING_READER, str(out), str(done), str(flag)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for flag in ready]
+    deadline = time.monotonic() + 120
+    while not all(flag.exists() for flag in ready):  # both read in a loop before the commits start
+        assert all(r.poll() is None for r in readers) and time.monotonic() < deadline, "a reader did not start"
+        time.sleep(0.05)
     writer = subprocess.run([sys.executable, "-c", COMMITTING_WRITER, str(out), "30"], capture_output=True,
                             text=True)
     done.touch()
@@ -85,7 +91,8 @@ def test_readers_see_only_whole_commits_while_a_writer_commits(tmp_path):
 def test_a_second_writer_is_refused_with_the_holders_name_until_the_first_is_gone(
         sound_library, tmp_path, model_dir, capsys):
     out = tmp_path / "idx"
-    first = subprocess.Popen([sys.executable, "-c", KILLABLE_RUN, str(sound_library), str(model_dir), str(out)])
+    slow_run = KILLABLE_RUN.replace("time.sleep(0.4)", "time.sleep(3)")  # it is killed long before its end
+    first = subprocess.Popen([sys.executable, "-c", slow_run, str(sound_library), str(model_dir), str(out)])
     try:
         deadline = time.monotonic() + 120
         while not list((out / PENDING_DIR).glob("*.npz")):

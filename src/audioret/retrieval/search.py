@@ -39,23 +39,30 @@ class Searcher:
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._marker = marker_of(library.folder)
+        self._failed_marker: tuple[int, int, int] | None = None
 
     def current(self) -> Library:
         """The newest committed state of the folder; the one in use while a newer one cannot be opened
         (a commit being moved into place, a damaged folder, another model: logged, retried later)."""
         marker = marker_of(self.library.folder)
-        if marker is None or marker == self._marker:
+        if marker is None or marker in (self._marker, self._failed_marker):
             return self.library
-        with self._reload_lock:
-            if marker_of(self.library.folder) != self._marker:
-                try:
-                    fresh = Library(self.library.folder, *_snapshot_parts(self.library.folder))
-                    fresh.check_model(self.fingerprint, "the served model")
-                except AudioretError as err:
-                    _log.warning("keeping the index loaded before: %s", err)
-                    return self.library
-                self.library, self._marker = fresh, marker
-                _log.info("reloaded %s: %d files", fresh.folder, fresh.n_files)
+        # One request loads the new commit; the others keep answering from the current one meanwhile.
+        if not self._reload_lock.acquire(blocking=False):
+            return self.library
+        try:
+            fresh = Library(self.library.folder, *_snapshot_parts(self.library.folder))
+            fresh.check_model(self.fingerprint, "the served model")
+        except AudioretError as err:
+            # The files of one marker do not change (a later commit moves in a new index.json last), so
+            # this one is not tried again.
+            _log.warning("keeping the index loaded before: %s", err)
+            self._failed_marker = marker
+        else:
+            self.library, self._marker = fresh, marker
+            _log.info("reloaded %s: %d files", fresh.folder, fresh.n_files)
+        finally:
+            self._reload_lock.release()
         return self.library
 
     @classmethod

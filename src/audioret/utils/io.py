@@ -24,7 +24,10 @@ def open_text(path: str | Path, mode: str = "rt", encoding: str = "utf-8") -> IO
 def escape_name(text: str) -> str:
     """`text` on one line and in valid UTF-8: backslash, tab, CR and newline become \\\\, \\t, \\r, \\n, and bytes of
     a file name that are not UTF-8 (which Python keeps as surrogates) become \\xNN; distinct names stay distinct."""
-    raw = text.encode("utf-8", "surrogateescape").replace(b"\\", b"\\\\")
+    try:
+        raw = text.encode("utf-8", "surrogateescape").replace(b"\\", b"\\\\")
+    except UnicodeEncodeError:  # a surrogate that no file name produced: written as \udXXX
+        raw = text.replace("\\", "\\\\").encode("utf-8", "backslashreplace")
     escaped = raw.decode("utf-8", "backslashreplace")
     return escaped.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
