@@ -145,8 +145,16 @@ def test_queries_that_are_not_utf8(built, tmp_path, capsys):
     fails(capsys, ["search", "--index", str(built), "--queries", str(queries)], str(queries), "UTF-8")
 
 
-def test_serve_port_out_of_range(built, capsys):
+def test_serve_port_out_of_range_or_taken(built, capsys):
+    import socket
+
     fails(capsys, ["serve", "--index", str(built), "--port", "99999"], "--port", "65535")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        fails(capsys, ["serve", "--index", str(built), "--port", str(port)], f"cannot listen on 127.0.0.1:{port}",
+              "another --port")
 
 
 def test_eval_manifests_without_audio_text_or_captions(sound_library, tmp_path, model_dir, capsys):
