@@ -340,3 +340,18 @@ def test_runs_killed_inside_a_long_file_keep_making_progress(sound_library, tmp_
     whole, resumed = snapshot(tmp_path / "whole"), snapshot(out)
     assert whole[0] == resumed[0]
     np.testing.assert_allclose(whole[1], resumed[1], atol=1e-6)
+
+
+def test_files_are_decoded_ahead_only_within_the_memory_budget(sound_library, tmp_path, model, model_dir,
+                                                               monkeypatch):
+    assert indexer_module.decode_ahead(1) == 2 and indexer_module.decode_ahead(64) == 8  # 256 MB / 32 MB
+    monkeypatch.setattr(indexer_module, "DECODE_BUDGET_BYTES", 2 * indexer_module.WHOLE_FILE_MAX_BYTES)
+    decoded, seen_at_embed = [], []
+    load_audio_ = indexer_module.load_audio
+    monkeypatch.setattr(indexer_module, "load_audio", lambda path, *a: decoded.append(path) or load_audio_(path, *a))
+    original = model.embed_clips
+    monkeypatch.setattr(model, "embed_clips", lambda waves, *a: seen_at_embed.append(len(decoded)) or
+                        original(waves, *a), raising=False)
+    build(sound_library, tmp_path / "idx", model, model_dir, batch_size=1, workers=16)
+    # However many threads, at most two files wait decoded beside the one being embedded.
+    assert all(seen <= batch + 3 for batch, seen in enumerate(seen_at_embed)) and len(decoded) == 8

@@ -8,8 +8,10 @@ the next run, or a re-run after files changed, embeds only what is new or change
 Memory: a file whose decoded samples (float32 at its own rate, all channels) would exceed
 WHOLE_FILE_MAX_BYTES is never decoded whole. It is read one segment at a time (a seek and a block read),
 its segments fill ordinary batches of `batch_size`, and each batch is saved as it is embedded, so a
-killed run resumes inside a long file. Decoded audio in flight is thus at most 2 x workers files of up
-to WHOLE_FILE_MAX_BYTES each (plus their resampled copies) and one batch of segments.
+killed run resumes inside a long file. Files are decoded ahead of the embedding loop only as far as
+DECODE_BUDGET_BYTES allows (2 x workers files, at most budget / WHOLE_FILE_MAX_BYTES = 8), so decoded
+audio in flight stays within that budget (plus the resampled copies) and one batch of segments,
+whatever the files and the number of workers.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from audioret.utils.io import atomic_write, escape_name
 from audioret.utils.progress import progress_bar
 
 WHOLE_FILE_MAX_BYTES = 32 << 20  # about 87 s of 48 kHz stereo
+DECODE_BUDGET_BYTES = 256 << 20  # decoded samples of the files waiting for the embedding loop
 SEGMENT_SECONDS = 10.0
 MIN_TAIL_SECONDS = 1.0  # a shorter remainder joins the segment before it instead of standing alone
 PROBLEMS_FILE = "problems.txt"
@@ -330,7 +333,7 @@ def _remember(known: dict[str, _FileState], items: list[Item], vectors: np.ndarr
 
 def _decode_in_background(root: Path, todo: list[str], files: dict[str, tuple[int, int]], sample_rate: int,
                           workers: int, report: IndexReport) -> Iterator[_Decoded]:
-    """Decoded files in `todo` order, with up to 2 x workers files decoded ahead of the consumer."""
+    """Decoded files in `todo` order, with up to `decode_ahead(workers)` files decoded ahead of the consumer."""
     def decode(path: str) -> _Decoded:
         size, mtime = files[path]
         try:
@@ -350,7 +353,7 @@ def _decode_in_background(root: Path, todo: list[str], files: dict[str, tuple[in
         pending = iter(todo)
         for path in pending:
             queue.append(pool.submit(decode, path))
-            if len(queue) >= 2 * max(1, workers):
+            if len(queue) >= decode_ahead(workers):
                 break
         while queue:
             tick = time.perf_counter()
@@ -360,6 +363,11 @@ def _decode_in_background(root: Path, todo: list[str], files: dict[str, tuple[in
             if following is not None:
                 queue.append(pool.submit(decode, following))
             yield result
+
+
+def decode_ahead(workers: int) -> int:
+    """Files decoded ahead of the embedding loop: enough to keep `workers` threads busy, within the budget."""
+    return max(1, min(2 * workers, DECODE_BUDGET_BYTES // WHOLE_FILE_MAX_BYTES))
 
 
 def _batches(decoded: Iterable[_Decoded], batch_size: int, report: IndexReport, known: dict[str, _FileState],
