@@ -22,6 +22,7 @@ from audioret.retrieval.library import (
     IndexStore,
     Library,
 )
+from retrieval.conftest import write_sound
 from retrieval.test_indexer import KILLABLE_RUN, build, snapshot
 
 # Commits, one after another, of two libraries of the same size (so that only the checksums, not the
@@ -156,3 +157,49 @@ def test_files_from_another_commit_are_refused_and_re_indexing_repairs_them(
     assert [library.items[row[0]].path for row in ids] == [item.path for item in library.items]
     np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
     assert library.n_files == 7
+
+
+# "More like this" for every indexed file, as `search --like` does it: its own vectors must find it first.
+LIKE_READER = """
+import sys
+from pathlib import Path
+from audioret.retrieval.library import Library
+out, done, ready, seen = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), 0
+while True:
+    finished = done.exists()
+    library = Library.open(out)
+    for path in sorted({item.path for item in library.items}):
+        hit = library.search(library.file_vector(path)[None], k=1)[0][0]
+        assert hit.item.path == path and hit.score > 0.99, f"{path} found {hit.item.path} at {hit.score}"
+    seen += 1
+    ready.touch()
+    if finished:
+        break
+print(seen)
+"""
+
+
+def test_ordinary_index_runs_beside_a_reader_never_fail_or_mislead_it(
+        library_copy, tmp_path, model, model_dir):
+    out, done, ready = tmp_path / "idx", tmp_path / "done", tmp_path / "ready"
+    build(library_copy, out, model, model_dir)
+    reader = subprocess.Popen([sys.executable, "-c", LIKE_READER, str(out), str(done), str(ready)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert reader.poll() is None and time.monotonic() < deadline, reader.stderr.read()
+            time.sleep(0.05)
+        extra = library_copy / "extra" / "bell.wav"
+        for run in range(6):  # every run changes the library: files come and go, so ids move
+            if run % 2 == 0:
+                write_sound(extra, 1.0 + run / 10, 880.0 + run)
+            else:
+                extra.unlink()
+            report = build(library_copy, out, model, model_dir)
+            assert report.files == (9 if run % 2 == 0 else 8)
+    finally:
+        done.touch()
+        stdout, stderr = reader.communicate(timeout=120)
+    assert reader.returncode == 0, stderr
+    assert int(stdout) >= 1
