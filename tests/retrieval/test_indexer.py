@@ -355,3 +355,11 @@ def test_files_are_decoded_ahead_only_within_the_memory_budget(sound_library, tm
     build(sound_library, tmp_path / "idx", model, model_dir, batch_size=1, workers=16)
     # However many threads, at most two files wait decoded beside the one being embedded.
     assert all(seen <= batch + 3 for batch, seen in enumerate(seen_at_embed)) and len(decoded) == 8
+
+
+def test_a_shard_that_never_committed_is_named_at_merge(sound_library, tmp_path, model, model_dir):
+    out = tmp_path / "sharded"
+    build(sound_library, shard_folder(out, (1, 2)), model, model_dir, shard=(1, 2))
+    shard_folder(out, (2, 2)).mkdir(parents=True)  # a run killed before its first batch leaves this
+    with pytest.raises(AudioretError, match="2-of-2 is unfinished"):
+        merge_shards(out)

@@ -276,7 +276,7 @@ def merge_shards(out: str | Path, backend: str = "auto") -> IndexReport:
     known: dict[str, _FileState] = {}
     stores = [IndexStore(f) for f in folders]
     for folder, store in zip(folders, stores, strict=True):
-        if store.pending():
+        if store.pending() or store.library_info() is None or store.model_info() is None:
             raise AudioretError(f"shard {folder} is unfinished; run its `audioret index ... --shard` again")
         if store.model_info()["fingerprint"] != stores[0].model_info()["fingerprint"]:
             raise AudioretError(f"shard {folder} was built with a different model than {folders[0]}")

@@ -113,7 +113,7 @@ class IndexStore:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
-            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "another process"
+            holder = " ".join(os.pread(fd, 4096, 0).decode("utf-8", "replace").split()) or "another process"
             os.close(fd)
             if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise AudioretError(f"cannot lock {self.folder / LOCK_FILE} ({err.strerror})") from None
@@ -164,14 +164,14 @@ class IndexStore:
                 f"{self.folder} was built with model {existing.get('source')} (fingerprint "
                 f"{existing['fingerprint']}), not {model_info.get('source')} ({model_info['fingerprint']}); "
                 "index into a new --out folder, or pass the same --model")
-        library = self.library_info(missing_ok=True)
+        library = self.library_info(damaged_ok=True)
         if library is not None and Path(library["root"]) != root:
             raise AudioretError(f"{self.folder} indexes {library['root']}, not {root}; use a new --out folder")
         if existing is None:
             with atomic_write(self.folder / MODEL_FILE) as handle:
                 json.dump(model_info, handle, indent=2)
 
-    def library_info(self, missing_ok: bool = False) -> dict[str, Any] | None:
+    def library_info(self, damaged_ok: bool = False) -> dict[str, Any] | None:
         """index.json (the commit marker), checked; None when nothing was committed yet."""
         path = self.folder / LIBRARY_FILE
         if not path.exists():
@@ -179,7 +179,7 @@ class IndexStore:
         try:
             return parse_library_info(_read_json(path, "index record"), path)
         except AudioretError:
-            if missing_ok:  # a writer replaces a damaged marker with its commit
+            if damaged_ok:  # a writer replaces a damaged marker with its commit
                 return None
             raise
 
