@@ -107,6 +107,7 @@ def test_a_full_disk_keeps_what_was_done_and_says_so(library_copy, tmp_path, mod
     ("model.json", "{}", ["model.json: not a model record"]),
     ("index.json", "truncate", ["index.json: not a valid index record"]),
     ("index.json", "delete", ["index.json", "audioret index"]),
+    ("index.json", '{"root": "/elsewhere", "items": 10, "sha256": 5}', ["index.json: not an index record"]),
 ])
 def test_damaged_index_files_are_named_and_re_indexing_repairs_them(
         index_copy, sound_library, model_dir, capsys, name, damage, words):

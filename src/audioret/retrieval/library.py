@@ -397,8 +397,9 @@ def parse_model_info(info: Any, path: Path) -> dict[str, Any]:
 
 
 def parse_library_info(info: Any, path: Path) -> dict[str, Any]:
-    if not isinstance(info, dict) or not isinstance(info.get("root"), str) or not isinstance(info.get("items"), int):
-        raise IndexIntegrityError(f"{path}: not an index record (needs root and items)")
+    if (not isinstance(info, dict) or not isinstance(info.get("root"), str) or not isinstance(info.get("items"), int)
+            or not isinstance(info.get("sha256", {}), dict) or not isinstance(info.get("dim", 0), int | None)):
+        raise IndexIntegrityError(f"{path}: not an index record (needs root, items, dim and sha256)")
     info.setdefault("dim", None)
     return info
 
