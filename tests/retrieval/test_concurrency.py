@@ -14,7 +14,7 @@ from audioret.retrieval.server import create_app
 def test_parallel_searches_each_get_their_own_answer(sound_library, tmp_path, model, model_dir):
     index_folder(sound_library, tmp_path / "idx", model, describe_model(model_dir, model), show_progress=False)
     searcher = Searcher.open(tmp_path / "idx")
-    http = TestClient(create_app(searcher))
+    http = TestClient(create_app(searcher), base_url="http://localhost:8000")
     queries = ["a dog barks", "rain falls on the roof", "birds sing", "three beeps"] * 6
     expected = {q: [h.item.path for h in searcher.text([q], 5)[0]] for q in set(queries)}
 

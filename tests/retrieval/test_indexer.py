@@ -131,20 +131,28 @@ def test_a_killed_run_resumes_and_ends_with_the_same_index(sound_library, tmp_pa
     assert not list((tmp_path / "resumed" / PENDING_DIR).glob("*.npz"))
 
 
-def test_a_commit_cut_short_is_rolled_forward(sound_library, tmp_path, model, model_dir, monkeypatch):
+def test_a_commit_cut_short_is_rolled_forward_by_the_next_writer_never_by_a_reader(
+        library_copy, tmp_path, model, model_dir, monkeypatch):
     out = tmp_path / "idx"
-    build(sound_library, out, model, model_dir)
-    expected = snapshot(out)
-    os.utime(sound_library / "doors" / "slam.wav")  # same bytes, new mtime: re-embedded, same vectors
-    store_class = IndexStore
-    monkeypatch.setattr(store_class, "roll_forward", lambda self: None)  # die right after the journal
-    build(sound_library, out, model, model_dir)
+    build(library_copy, out, model, model_dir)
+    before = snapshot(out)
+    write_sound(library_copy / "new" / "bell.wav", 1.0, 880.0)
+    monkeypatch.setattr(IndexStore, "roll_forward", lambda self: None)  # die right after the journal
+    build(library_copy, out, model, model_dir)
     assert (out / JOURNAL_FILE).exists() and (out / STAGING_DIR).is_dir()
     monkeypatch.undo()
-    rows, vectors = snapshot(out)  # opening the folder finishes the commit
-    assert not (out / JOURNAL_FILE).exists() and not list((out / PENDING_DIR).glob("*.npz"))
-    assert [r[0] for r in rows] == [r[0] for r in expected[0]]
-    np.testing.assert_allclose(vectors, expected[1], atol=1e-6)
+    staged = sorted(p.name for p in (out / STAGING_DIR).iterdir())
+    # A reader sees the last complete commit and leaves the writer's staging, journal and batches alone.
+    during = snapshot(out)
+    assert during[0] == before[0]
+    np.testing.assert_array_equal(during[1], before[1])
+    assert sorted(p.name for p in (out / STAGING_DIR).iterdir()) == staged and (out / JOURNAL_FILE).exists()
+    # The next writer finishes that commit first, then finds nothing left to embed.
+    report = build(library_copy, out, model, model_dir)
+    assert report.embedded == 0 and report.files == 9
+    assert not (out / JOURNAL_FILE).exists() and not (out / STAGING_DIR).exists()
+    assert not list((out / PENDING_DIR).glob("*.npz"))
+    assert "new/bell.wav" in [row[0] for row in snapshot(out)[0]]
 
 
 def test_corrupt_empty_and_non_audio_files_are_reported_and_skipped(library_copy, tmp_path, model, model_dir):
@@ -234,3 +242,124 @@ def test_a_sigkilled_run_resumes_to_the_same_index(sound_library, tmp_path, mode
     whole, resumed = snapshot(tmp_path / "whole"), snapshot(out)
     assert whole[0] == resumed[0]
     np.testing.assert_allclose(whole[1], resumed[1], atol=1e-6)
+
+
+def hostile_names(library: Path) -> dict[str, str]:
+    """Files that used to abort a run: what each must be reported as (None: indexed normally)."""
+    os.symlink(library / "gone.wav", library / "dangling.wav")
+    os.symlink(library / "loop.wav", library / "loop.wav")
+    os.mkfifo(library / "pipe.wav")  # would block a reader forever
+    (library / "tab\there\nnewline.wav").write_bytes(b"not audio at all")
+    os.rename(write_sound(library / "latin.wav", 1.0, 330.0), bytes(library) + b"/caf\xe9 latin-1.wav")  # readable
+    return {"dangling.wav": "target is missing", "loop.wav": "loop", "pipe.wav": "not a regular file",
+            "tab\there\nnewline.wav": ""}
+
+
+def test_dangling_looping_odd_and_vanishing_files_are_listed_and_the_run_goes_on(
+        library_copy, tmp_path, model, model_dir, monkeypatch):
+    expected = hostile_names(library_copy)
+    vanishing = write_sound(library_copy / "vanishing.wav", 1.0, 500.0)
+    walk = indexer_module.walk_audio
+
+    def walk_then_delete(*args):
+        found = walk(*args)
+        vanishing.unlink()  # deleted between the walk and the stat
+        return found
+
+    monkeypatch.setattr(indexer_module, "walk_audio", walk_then_delete)
+    report = build(library_copy, tmp_path / "idx", model, model_dir)
+    reasons = dict(report.unreadable)
+    assert sorted(reasons) == sorted([*expected, "vanishing.wav"])
+    for name, reason in expected.items():
+        assert reason in reasons[name]
+    assert "deleted" in reasons["vanishing.wav"]
+    latin1 = os.fsdecode(b"caf\xe9 latin-1.wav")
+    assert report.files == 9 and latin1 in [i.path for i in Library.open(tmp_path / "idx").items]
+    lines = (tmp_path / "idx" / "problems.txt").read_bytes().decode("utf-8").splitlines()
+    assert len(lines) == 5 and all(line.count("\t") == 1 for line in lines)
+    assert "tab\\there\\nnewline.wav\t" in "\n".join(lines)
+
+
+def test_prepare_folder_lists_the_same_files_and_goes_on(library_copy, tmp_path):
+    from audioret.data.recipes.folder import prepare_folder
+
+    expected = hostile_names(library_copy)
+    report = prepare_folder(library_copy, tmp_path / "manifests", workers=2)
+    listed = (tmp_path / "manifests" / "folder_problems.txt").read_bytes().decode("utf-8")
+    reasons = {Path(path).name: reason for path, reason in report.unreadable}
+    assert sorted(reasons) == sorted(expected)
+    assert "loop" in reasons["loop.wav"] and "target is missing" in reasons["dangling.wav"]
+    assert "tab\\there\\nnewline.wav\t" in listed and len(listed.splitlines()) == 4
+    assert report.manifests["all"][1] == 9  # eight clips and the one whose name is not UTF-8
+
+
+def test_a_long_file_is_read_segment_by_segment_into_ordinary_batches(
+        sound_library, tmp_path, model, model_dir, monkeypatch):
+    build(sound_library, tmp_path / "whole", model, model_dir, batch_size=2)
+    monkeypatch.setattr(indexer_module, "WHOLE_FILE_MAX_BYTES", 1_000_000)  # idle.wav (25 s, 1.6 MB) is long
+    whole_reads, block_reads, embedded = [], [], []
+    load_audio_, load_frames_ = indexer_module.load_audio, indexer_module.load_frames
+    monkeypatch.setattr(indexer_module, "load_audio", lambda path, *a: whole_reads.append(path.name) or
+                        load_audio_(path, *a))
+    monkeypatch.setattr(indexer_module, "load_frames", lambda path, start, frames, *a: block_reads.append(frames)
+                        or load_frames_(path, start, frames, *a))
+    original = model.embed_clips
+    monkeypatch.setattr(model, "embed_clips", lambda waves, *a: embedded.append(len(waves)) or original(waves, *a),
+                        raising=False)
+    build(sound_library, tmp_path / "streamed", model, model_dir, batch_size=2)
+    assert "idle.wav" not in whole_reads and len(whole_reads) == 7
+    assert block_reads == [160_000, 160_000, 80_000]  # one 10 s segment at a time (16 kHz)
+    assert max(embedded) <= 2 and sum(embedded) == 10
+    whole, streamed = snapshot(tmp_path / "whole"), snapshot(tmp_path / "streamed")
+    assert whole[0] == streamed[0]
+    np.testing.assert_allclose(whole[1], streamed[1], atol=1e-6)
+
+
+def test_runs_killed_inside_a_long_file_keep_making_progress(sound_library, tmp_path, model, model_dir, monkeypatch):
+    build(sound_library, tmp_path / "whole", model, model_dir, batch_size=1)
+    monkeypatch.setattr(indexer_module, "WHOLE_FILE_MAX_BYTES", 1_000_000)
+    original, calls = indexer_module._persist, []
+
+    def killed_after_two_batches(*args):
+        calls.append(1)
+        if len(calls) % 3 == 0:
+            raise KeyboardInterrupt
+        original(*args)
+
+    monkeypatch.setattr(indexer_module, "_persist", killed_after_two_batches)
+    out, kept = tmp_path / "killed", [0]
+    # Ten one-segment batches, two per run: the third run is killed inside idle.wav (after its first two
+    # segments), the fourth resumes at its third; the fifth finishes. No run starts a file over.
+    for _ in range(6):
+        try:
+            build(sound_library, out, model, model_dir, batch_size=1)
+            break
+        except KeyboardInterrupt:
+            kept.append(len(list((out / PENDING_DIR).glob("*.npz"))))
+    assert kept == [0, 2, 4, 6, 8]
+    whole, resumed = snapshot(tmp_path / "whole"), snapshot(out)
+    assert whole[0] == resumed[0]
+    np.testing.assert_allclose(whole[1], resumed[1], atol=1e-6)
+
+
+def test_files_are_decoded_ahead_only_within_the_memory_budget(sound_library, tmp_path, model, model_dir,
+                                                               monkeypatch):
+    assert indexer_module.decode_ahead(1) == 2 and indexer_module.decode_ahead(64) == 8  # 256 MB / 32 MB
+    monkeypatch.setattr(indexer_module, "DECODE_BUDGET_BYTES", 2 * indexer_module.WHOLE_FILE_MAX_BYTES)
+    decoded, seen_at_embed = [], []
+    load_audio_ = indexer_module.load_audio
+    monkeypatch.setattr(indexer_module, "load_audio", lambda path, *a: decoded.append(path) or load_audio_(path, *a))
+    original = model.embed_clips
+    monkeypatch.setattr(model, "embed_clips", lambda waves, *a: seen_at_embed.append(len(decoded)) or
+                        original(waves, *a), raising=False)
+    build(sound_library, tmp_path / "idx", model, model_dir, batch_size=1, workers=16)
+    # However many threads, at most two files wait decoded beside the one being embedded.
+    assert all(seen <= batch + 3 for batch, seen in enumerate(seen_at_embed)) and len(decoded) == 8
+
+
+def test_a_shard_that_never_committed_is_named_at_merge(sound_library, tmp_path, model, model_dir):
+    out = tmp_path / "sharded"
+    build(sound_library, shard_folder(out, (1, 2)), model, model_dir, shard=(1, 2))
+    shard_folder(out, (2, 2)).mkdir(parents=True)  # a run killed before its first batch leaves this
+    with pytest.raises(AudioretError, match="2-of-2 is unfinished"):
+        merge_shards(out)

@@ -15,7 +15,7 @@ def client(sound_library, tmp_path_factory, model, model_dir):
     out = tmp_path_factory.mktemp("served") / "idx"
     index_folder(sound_library, out, model, describe_model(model_dir, model), show_progress=False)
     searcher = Searcher.open(out)
-    return TestClient(create_app(searcher)), searcher
+    return TestClient(create_app(searcher), base_url="http://127.0.0.1"), searcher
 
 
 def test_health_describes_the_index(client):
@@ -33,7 +33,9 @@ def test_search_returns_the_same_ranking_as_the_library(client):
     results = response.json()["results"]
     expected = searcher.text(["a dog barks"], 5)[0]
     assert [r["path"] for r in results] == [h.item.path for h in expected]
-    assert [r["audio"] for r in results] == [f"/audio/{h.item.id}" for h in expected]
+    commit = searcher.library.commit
+    assert [r["audio"] for r in results] == [f"/audio/{h.item.id}?v={commit}" for h in expected]
+    assert [r["similar"] for r in results] == [f"/similar?id={h.item.id}&v={commit}" for h in expected]
     assert results[0]["score"] >= results[-1]["score"]
 
 

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from audioret.utils.errors import DataFormatError, MissingFileError
-from audioret.utils.io import atomic_write, open_text
+from audioret.utils.io import atomic_write
 
 
 @dataclass
@@ -45,7 +46,12 @@ class ManifestRecord:
         data = asdict(self)
         if data["variations"] is None:
             del data["variations"]
-        return json.dumps(data, ensure_ascii=False, sort_keys=False)
+        text = json.dumps(data, ensure_ascii=False, sort_keys=False)
+        if any("\ud800" <= char <= "\udfff" for char in text):
+            # A file name that is not UTF-8 (its bytes kept as surrogates): escaped as \udcXX, which reads
+            # back as the same name, so the file still opens.
+            text = json.dumps(data, ensure_ascii=True, sort_keys=False)
+        return text
 
 
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
@@ -101,18 +107,28 @@ def read_manifest(path: str | Path, resolve_audio: bool = True) -> Iterator[Mani
     if not path.is_file():
         raise MissingFileError(path, "manifest", "create it with `audioret prepare NAME SRC OUT`")
     root = Path(os.path.abspath(path.parent))
-    with open_text(path) as handle:
-        for line_no, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise DataFormatError(path, f"invalid JSON ({err.msg})", line_no) from None
-            record = _record_from_dict(obj, path, line_no)
-            if resolve_audio and not os.path.isabs(record.audio):
-                record.audio = str(root / record.audio)
-            yield record
+    line_no = 0
+    try:
+        # Bytes, decoded line by line, so that text that is not UTF-8 is reported at its own line.
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as handle:
+            for line_no, raw in enumerate(handle, start=1):
+                try:
+                    text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+                except UnicodeDecodeError as err:
+                    raise DataFormatError(path, f"not UTF-8 text (byte {err.start} of the line); save the "
+                                          "manifest as UTF-8", line_no) from None
+                if not text.strip():
+                    continue
+                try:
+                    obj = json.loads(text)
+                except json.JSONDecodeError as err:
+                    raise DataFormatError(path, f"invalid JSON ({err.msg})", line_no) from None
+                record = _record_from_dict(obj, path, line_no)
+                if resolve_audio and not os.path.isabs(record.audio):
+                    record.audio = str(root / record.audio)
+                yield record
+    except (OSError, EOFError) as err:  # a truncated or damaged .gz
+        raise DataFormatError(path, f"cannot be read ({err}); write it again", line_no + 1) from None
 
 
 def write_manifest(path: str | Path, records: Iterable[ManifestRecord]) -> int:

@@ -14,19 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from audioret.models import AudioTextModel
-from audioret.models.audio_text import CONFIG_FILE, WEIGHTS_FILE
+from audioret.models.loading import model_fingerprint
+from audioret.utils.io import atomic_write
+
+__all__ = ["DEFAULT_CACHE", "EmbeddingCache", "model_fingerprint"]  # model_fingerprint lives in models.loading
 
 DEFAULT_CACHE = Path(os.environ.get("AUDIORET_CACHE", Path.home() / ".cache" / "audioret")) / "embeddings"
-
-
-def model_fingerprint(folder: str | Path) -> str:
-    """sha256 of the model folder's config and weights."""
-    digest = hashlib.sha256()
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        with open(Path(folder) / name, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()[:32]
 
 
 class EmbeddingCache:
@@ -63,9 +56,8 @@ class EmbeddingCache:
             fresh = encode([items[i] for i in todo])
             for i, vector in zip(todo, fresh, strict=True):
                 out[i] = vector
-                tmp = self.folder / kind / f".{keys[i]}.tmp.npy"
-                np.save(tmp, vector)
-                os.replace(tmp, self.folder / kind / f"{keys[i]}.npy")
+                with atomic_write(self.folder / kind / f"{keys[i]}.npy", "wb") as handle:
+                    np.save(handle, vector)
         return np.stack(out)
 
     @staticmethod

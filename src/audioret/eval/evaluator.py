@@ -12,13 +12,14 @@ Every row says what it is in fields (`kind`, `model`, `paraphrases`), never thro
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from audioret.data.manifest import read_manifest
+from audioret.data.manifest import ManifestRecord, read_manifest
 from audioret.eval.augmentation import augmented_queries, ensemble
 from audioret.eval.embeddings import EmbeddingCache, model_fingerprint
 from audioret.eval.metrics import (
@@ -33,7 +34,8 @@ from audioret.eval.metrics import (
 )
 from audioret.eval.paraphrases import Paraphrases
 from audioret.models import AudioTextModel
-from audioret.utils.errors import AudioretError
+from audioret.utils.errors import AudioretError, DataFormatError
+from audioret.utils.io import open_text
 
 AUGMENT_CHOICES = ("without", "with", "both")
 MEMBER, SEED_MEAN, ENSEMBLE = "member", "seed mean", "ensemble"
@@ -118,6 +120,7 @@ def evaluate(manifest: str | Path, models: Sequence[str | Path], paraphrases: Pa
     records = list(read_manifest(manifest))
     if not records:
         raise AudioretError(f"{manifest} lists no clips")
+    check_records(manifest, records)
     targets = evaluation_targets(records, relevance)
     rows: list[Row] = []
     for path in models:
@@ -139,6 +142,23 @@ def evaluate(manifest: str | Path, models: Sequence[str | Path], paraphrases: Pa
                         settings.pop() if len(settings) == 1 else None, score_metrics(combined, targets),
                         members=len(members), scores=combined))
     return rows
+
+
+def check_records(manifest: str | Path, records: Sequence[ManifestRecord]) -> None:
+    """Evaluation needs every clip's audio and at least one caption; say which line lacks them."""
+    if not any(record.captions for record in records):
+        raise AudioretError(f"{manifest} has no captions, and eval ranks clips for captions; give clips captions "
+                            "(for `audioret prepare folder`: --captions CSV with columns path, caption)")
+    for number, record in zip(_record_lines(manifest), records, strict=False):
+        if not os.path.isfile(record.audio):
+            raise DataFormatError(manifest, f"audio file {record.audio} of clip {record.id!r} is missing; "
+                                  "restore it or remove the line", number)
+
+
+def _record_lines(manifest: str | Path) -> list[int]:
+    """The line numbers of the records, in order (read_manifest skips blank lines)."""
+    with open_text(manifest) as handle:
+        return [number for number, text in enumerate(handle, 1) if text.strip()]
 
 
 def display_name(path: str | Path) -> str:

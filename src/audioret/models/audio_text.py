@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from audioret.models.checkpoints import load_state_dict_strict
 from audioret.models.registry import check_encoder_options, create_encoder, encoder_kind
 from audioret.utils.audio import load_audio, split_windows
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
-from audioret.utils.io import atomic_write
+from audioret.utils.io import atomic_path, atomic_write
 
 CONFIG_FILE, WEIGHTS_FILE, TEXT_FOLDER = "config.json", "model.safetensors", "text"
 # Options that point at published weights; a saved model carries its own weights instead.
@@ -249,9 +248,8 @@ class AudioTextModel(nn.Module):
             self.text.save_architecture(folder / TEXT_FOLDER)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()
                  if not self.stores_heads_only or k.startswith(HEAD_PREFIXES)}
-        tmp = folder / f".{WEIGHTS_FILE}.tmp"
-        save_file(state, str(tmp), metadata={"format": "pt"})
-        os.replace(tmp, folder / WEIGHTS_FILE)
+        with atomic_path(folder / WEIGHTS_FILE) as tmp:
+            save_file(state, str(tmp), metadata={"format": "pt"})
         with atomic_write(folder / CONFIG_FILE) as handle:
             json.dump(self.config, handle, indent=2)
         return folder

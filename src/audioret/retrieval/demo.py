@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from audioret.data.recipes.base import walk_audio
+from audioret.utils.audio import walk_audio
 from audioret.utils.errors import MissingFileError
 
 DEFAULT_SOURCES = Path("data/demo-sources")

@@ -4,10 +4,20 @@ Files are decoded by a thread pool (soundfile and soxr release the GIL) while th
 the previous batch. Long files become 10 s segments, each searchable with its time range. Each
 embedded batch is written to IDX/pending/ at once, so a killed run loses at most the batch in flight;
 the next run, or a re-run after files changed, embeds only what is new or changed.
+
+Memory: a file whose decoded samples (float32 at its own rate, all channels) would exceed
+WHOLE_FILE_MAX_BYTES is never decoded whole. It is read one segment at a time (a seek and a block read),
+its segments fill ordinary batches of `batch_size`, and each batch is saved as it is embedded, so a
+killed run resumes inside a long file. Files are decoded ahead of the embedding loop only as far as
+DECODE_BUDGET_BYTES allows (2 x workers files, at most budget / WHOLE_FILE_MAX_BYTES = 8), so decoded
+audio in flight stays within that budget (plus the resampled copies) and one batch of segments,
+whatever the files and the number of workers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import time
@@ -17,17 +27,20 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import numpy as np
 
-from audioret.data.recipes.base import walk_audio
 from audioret.retrieval.library import IndexStore, Item
-from audioret.utils.audio import load_audio
+from audioret.retrieval.vectors import choose_backend
+from audioret.utils.audio import audio_info, load_audio, load_frames, walk_audio
 from audioret.utils.errors import AudioDecodeError, AudioretError
-from audioret.utils.io import atomic_write
+from audioret.utils.io import atomic_write, escape_name
 from audioret.utils.progress import progress_bar
 
+WHOLE_FILE_MAX_BYTES = 32 << 20  # about 87 s of 48 kHz stereo
+DECODE_BUDGET_BYTES = 256 << 20  # decoded samples of the files waiting for the embedding loop
 SEGMENT_SECONDS = 10.0
 MIN_TAIL_SECONDS = 1.0  # a shorter remainder joins the segment before it instead of standing alone
 PROBLEMS_FILE = "problems.txt"
@@ -56,6 +69,24 @@ class _FileState:
     mtime_ns: int
     spans: list[tuple[float, float]]
     vectors: np.ndarray
+    complete: bool = True  # False: a long file whose later segments are not embedded yet
+
+
+@dataclass
+class _LongFile:
+    """A file read segment by segment: segment i is frames bounds[i]..bounds[i + 1] at the file's rate."""
+
+    path: Path
+    rate: int
+    bounds: list[int]
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def segment(self, i: int, sample_rate: int) -> tuple[float, float, np.ndarray]:
+        first, stop = self.bounds[i], self.bounds[i + 1]
+        wave = load_frames(self.path, first, stop - first, sample_rate)
+        return round(first / self.rate, 3), round(stop / self.rate, 3), wave
 
 
 @dataclass
@@ -65,6 +96,18 @@ class _Decoded:
     mtime_ns: int
     segments: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
     error: str | None = None
+    long: _LongFile | None = None  # set instead of `segments` for a file too long to decode whole
+
+
+@dataclass
+class _Piece:
+    """Segments of one file in one batch; `partial` when more of the file follows in a later batch."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    segments: list[tuple[float, float, np.ndarray]]
+    partial: bool = False
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -81,15 +124,21 @@ def shard_folder(out: str | Path, shard: tuple[int, int]) -> Path:
 
 def in_shard(relative_path: str, shard: tuple[int, int] | None) -> bool:
     """Stable assignment of files to shards by a hash of the path (same on every machine)."""
-    return shard is None or zlib.crc32(relative_path.encode("utf-8")) % shard[1] == shard[0] - 1
+    return shard is None or zlib.crc32(relative_path.encode("utf-8", "surrogateescape")) % shard[1] == shard[0] - 1
+
+
+def segment_bounds(n_samples: int, sample_rate: int) -> list[int]:
+    """Boundaries of non-overlapping SEGMENT_SECONDS windows over n samples; a short tail joins the last one."""
+    length = int(SEGMENT_SECONDS * sample_rate)
+    bounds = list(range(0, n_samples, length)) + [n_samples]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] < MIN_TAIL_SECONDS * sample_rate:
+        del bounds[-2]
+    return bounds
 
 
 def split_segments(wave: np.ndarray, sample_rate: int) -> list[tuple[float, float, np.ndarray]]:
     """Non-overlapping SEGMENT_SECONDS windows (start s, end s, samples); a short tail joins the last one."""
-    length = int(SEGMENT_SECONDS * sample_rate)
-    bounds = list(range(0, len(wave), length)) + [len(wave)]
-    if len(bounds) > 2 and bounds[-1] - bounds[-2] < MIN_TAIL_SECONDS * sample_rate:
-        del bounds[-2]
+    bounds = segment_bounds(len(wave), sample_rate)
     spans = zip(bounds[:-1], bounds[1:], strict=True)
     return [(round(a / sample_rate, 3), round(b / sample_rate, 3), wave[a:b]) for a, b in spans]
 
@@ -113,28 +162,75 @@ def index_folder(
         shard: (i, n) to index only the i-th of n hash-partitions of the files (then `merge_shards`).
     """
     started = time.perf_counter()
+    check_options(batch_size, workers, backend)
     root = Path(audio_dir).resolve()
     if not root.is_dir():
         raise AudioretError(f"{audio_dir} is not a folder of audio files")
     out = Path(out).resolve()
-    store = IndexStore(out)
+    with _write_errors_explained(out), IndexStore(out).writing() as store:
+        return _index_locked(store, root, model, model_info, shard, batch_size, workers, backend, show_progress,
+                             started)
+
+
+def check_options(batch_size: int = 1, workers: int = 1, backend: str = "auto") -> None:
+    """Reject bad options before any work is done."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise AudioretError(f"--batch-size must be at least 1 (segments embedded at once), got {batch_size}")
+    if not isinstance(workers, int) or workers < 1:
+        raise AudioretError(f"--workers must be at least 1 (decoding threads), got {workers}")
+    choose_backend(0, backend)
+
+
+@contextlib.contextmanager
+def _write_errors_explained(out: Path) -> Iterator[None]:
+    """A failed write of the index folder as a message that says what survived (audio errors are caught
+    where files are decoded, so an OSError here is the index folder's)."""
+    try:
+        yield
+    except OSError as err:
+        if isinstance(err, AudioretError):
+            raise
+        where = err.filename or out
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise AudioretError(f"the disk is full: cannot write {where}. The last committed index and the batches "
+                                "embedded so far are intact; free some space and run the same command to "
+                                "resume") from None
+        if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise AudioretError(f"cannot write {where} ({err.strerror}); make {out} writable or choose another "
+                                "--out folder") from None
+        raise AudioretError(f"cannot write {where} ({err.strerror or err}); the last committed index is intact; "
+                            "run the same command again to resume") from None
+
+
+def _index_locked(store: IndexStore, root: Path, model: Any, model_info: dict[str, Any],
+                  shard: tuple[int, int] | None, batch_size: int, workers: int, backend: str, show_progress: bool,
+                  started: float) -> IndexReport:
+    out = store.folder
     store.claim(model_info, root)
     report = IndexReport(out)
 
     others: list[Path] = []
     files = {}
     for path in walk_audio(root, others):
-        if path.resolve().is_relative_to(out):
+        if Path(os.path.realpath(path)).is_relative_to(out):
             continue  # an index folder inside the library
         relative = path.relative_to(root).as_posix()
-        if in_shard(relative, shard):
+        if not in_shard(relative, shard):
+            continue
+        try:  # a dangling symlink, a symlink loop, a file deleted since the walk: reported, not fatal
             stat = path.stat()
-            files[relative] = (stat.st_size, stat.st_mtime_ns)
-    report.ignored = [p.relative_to(root).as_posix() for p in others if not p.resolve().is_relative_to(out)]
+            if not S_ISREG(stat.st_mode):
+                raise IsADirectoryError(0, "not a regular file")
+        except OSError as err:
+            report.unreadable.append((relative, _stat_problem(path, err)))
+            continue
+        files[relative] = (stat.st_size, stat.st_mtime_ns)
+    report.ignored = [p.relative_to(root).as_posix() for p in others
+                      if not Path(os.path.realpath(p)).is_relative_to(out)]
 
     known = _known_files(store)
     todo = [p for p, (size, mtime) in files.items()
-            if p not in known or (known[p].size, known[p].mtime_ns) != (size, mtime)]
+            if p not in known or (known[p].size, known[p].mtime_ns) != (size, mtime) or not known[p].complete]
     report.unchanged = len(files) - len(todo)
     report.removed = len(set(known) - set(files))
 
@@ -142,14 +238,16 @@ def index_folder(
     with progress_bar("files", show_progress) as progress:
         task = progress.add_task("indexing", total=len(todo))
         decoded = _decode_in_background(root, todo, files, model.sample_rate, workers, report)
-        for batch in _batches(decoded, batch_size, report, lambda n: progress.advance(task, n)):
+        for batch in _batches(decoded, batch_size, report, known, model.sample_rate,
+                              lambda n: progress.advance(task, n)):
             tick = time.perf_counter()
-            vectors = model.embed_clips([wave for file in batch for *_, wave in file.segments],
+            vectors = model.embed_clips([wave for piece in batch for *_, wave in piece.segments],
                                         batch_size).cpu().numpy()
             report.embed_seconds += time.perf_counter() - tick
             _persist(store, batch, vectors, known)
-            report.embedded += len(batch)
-            progress.advance(task, len(batch))
+            finished = sum(not piece.partial for piece in batch)
+            report.embedded += finished
+            progress.advance(task, finished)
 
     items, vectors = _final_state(files, known, model_info["embed_dim"])
     store.commit(items, vectors, root, backend)
@@ -162,6 +260,7 @@ def index_folder(
 def merge_shards(out: str | Path, backend: str = "auto") -> IndexReport:
     """Combine out/shards/*-of-n (all n of them, same model and root) into the index at `out`."""
     out = Path(out).resolve()
+    check_options(backend=backend)
     folders = sorted((out / SHARDS_DIR).glob("*-of-*"))
     if not folders:
         raise AudioretError(f"no shards under {out / SHARDS_DIR}; run `audioret index DIR --out {out} --shard i/n`")
@@ -177,7 +276,7 @@ def merge_shards(out: str | Path, backend: str = "auto") -> IndexReport:
     known: dict[str, _FileState] = {}
     stores = [IndexStore(f) for f in folders]
     for folder, store in zip(folders, stores, strict=True):
-        if store.pending():
+        if store.pending() or store.library_info() is None or store.model_info() is None:
             raise AudioretError(f"shard {folder} is unfinished; run its `audioret index ... --shard` again")
         if store.model_info()["fingerprint"] != stores[0].model_info()["fingerprint"]:
             raise AudioretError(f"shard {folder} was built with a different model than {folders[0]}")
@@ -186,11 +285,11 @@ def merge_shards(out: str | Path, backend: str = "auto") -> IndexReport:
                                 f"{folders[0]} indexes {stores[0].library_info()['root']}")
         known.update(_known_files(store))
     model_info, root = stores[0].model_info(), Path(stores[0].library_info()["root"])
-    target = IndexStore(out)
-    target.claim(model_info, root)
-    files = {path: (state.size, state.mtime_ns) for path, state in known.items()}
-    items, vectors = _final_state(files, known, model_info["embed_dim"])
-    target.commit(items, vectors, root, backend)
+    with _write_errors_explained(out), IndexStore(out).writing() as target:
+        target.claim(model_info, root)
+        files = {path: (state.size, state.mtime_ns) for path, state in known.items()}
+        items, vectors = _final_state(files, known, model_info["embed_dim"])
+        target.commit(items, vectors, root, backend)
     report.files, report.segments = len(files), len(items)
     return report
 
@@ -208,31 +307,44 @@ def _known_files(store: IndexStore) -> dict[str, _FileState]:
         known[first.path] = _FileState(first.size, first.mtime_ns, [(i.start, i.end) for i in items[start:end]],
                                        vectors[start:end])
         start = end
-    for batch_items, batch_vectors in store.pending():
-        _remember(known, batch_items, batch_vectors)
+    for batch_items, batch_vectors, partial in store.pending():
+        _remember(known, batch_items, batch_vectors, partial)
     return known
 
 
-def _remember(known: dict[str, _FileState], items: list[Item], vectors: np.ndarray) -> None:
+def _remember(known: dict[str, _FileState], items: list[Item], vectors: np.ndarray,
+              partial: Iterable[str] = ()) -> None:
+    """Record a batch's vectors; the segments of a long file that continue an incomplete state extend it."""
+    partial = set(partial)
     by_path: dict[str, list[int]] = {}
     for row, item in enumerate(items):
         by_path.setdefault(item.path, []).append(row)
     for path, rows in by_path.items():
         first = items[rows[0]]
-        known[path] = _FileState(first.size, first.mtime_ns, [(items[r].start, items[r].end) for r in rows],
-                                 vectors[rows])
+        spans = [(items[r].start, items[r].end) for r in rows]
+        state = _FileState(first.size, first.mtime_ns, spans, np.asarray(vectors[rows]), path not in partial)
+        before = known.get(path)
+        if (before is not None and not before.complete and before.spans and before.spans[-1][1] == spans[0][0]
+                and (before.size, before.mtime_ns) == (state.size, state.mtime_ns)):
+            state.spans = before.spans + spans
+            state.vectors = np.concatenate([np.asarray(before.vectors), state.vectors])
+        known[path] = state
 
 
 def _decode_in_background(root: Path, todo: list[str], files: dict[str, tuple[int, int]], sample_rate: int,
                           workers: int, report: IndexReport) -> Iterator[_Decoded]:
-    """Decoded files in `todo` order, with up to 2 x workers files decoded ahead of the consumer."""
+    """Decoded files in `todo` order, with up to `decode_ahead(workers)` files decoded ahead of the consumer."""
     def decode(path: str) -> _Decoded:
         size, mtime = files[path]
         try:
+            info = audio_info(root / path)
+            if info.frames * info.channels * 4 > WHOLE_FILE_MAX_BYTES:
+                bounds = segment_bounds(info.frames, info.samplerate)
+                return _Decoded(path, size, mtime, long=_LongFile(root / path, info.samplerate, bounds))
             wave = load_audio(root / path, sample_rate)
         except AudioDecodeError as err:
             return _Decoded(path, size, mtime, error=err.reason)
-        except (MemoryError, ValueError, OSError) as err:  # anything a broken file can make soundfile raise
+        except (MemoryError, ValueError, OSError, RuntimeError) as err:  # what a broken file makes soundfile raise
             return _Decoded(path, size, mtime, error=f"{type(err).__name__}: {err}")
         return _Decoded(path, size, mtime, split_segments(wave, sample_rate))
 
@@ -241,7 +353,7 @@ def _decode_in_background(root: Path, todo: list[str], files: dict[str, tuple[in
         pending = iter(todo)
         for path in pending:
             queue.append(pool.submit(decode, path))
-            if len(queue) >= 2 * max(1, workers):
+            if len(queue) >= decode_ahead(workers):
                 break
         while queue:
             tick = time.perf_counter()
@@ -253,29 +365,62 @@ def _decode_in_background(root: Path, todo: list[str], files: dict[str, tuple[in
             yield result
 
 
-def _batches(decoded: Iterable[_Decoded], batch_size: int, report: IndexReport,
-             skipped: Callable[[int], None]) -> Iterator[list[_Decoded]]:
-    """Whole files grouped until they hold at least `batch_size` segments; unreadable ones are reported."""
-    batch, segments = [], 0
+def decode_ahead(workers: int) -> int:
+    """Files decoded ahead of the embedding loop: enough to keep `workers` threads busy, within the budget."""
+    return max(1, min(2 * workers, DECODE_BUDGET_BYTES // WHOLE_FILE_MAX_BYTES))
+
+
+def _batches(decoded: Iterable[_Decoded], batch_size: int, report: IndexReport, known: dict[str, _FileState],
+             sample_rate: int, skipped: Callable[[int], None]) -> Iterator[list[_Piece]]:
+    """Batches of at least `batch_size` segments (short files whole; a long file's segments spread over
+    as many batches as they fill); unreadable files are reported."""
+    batch: list[_Piece] = []
+    count = 0
     for file in decoded:
         if file.error is not None:
             report.unreadable.append((file.path, file.error))
             skipped(1)
             continue
-        batch.append(file)
-        segments += len(file.segments)
-        if segments >= batch_size:
-            yield batch
-            batch, segments = [], 0
+        if file.long is None:
+            batch.append(_Piece(file.path, file.size, file.mtime_ns, file.segments))
+            count += len(file.segments)
+            if count >= batch_size:
+                yield batch
+                batch, count = [], 0
+            continue
+        state = known.get(file.path)  # a killed run may have embedded the first segments already
+        same = state is not None and (state.size, state.mtime_ns) == (file.size, file.mtime_ns)
+        resume = same and not state.complete
+        piece = None
+        for i in range(len(state.spans) if resume else 0, len(file.long)):
+            try:
+                segment = file.long.segment(i, sample_rate)
+            except (AudioretError, MemoryError, ValueError, OSError, RuntimeError) as err:
+                report.unreadable.append((file.path, getattr(err, "reason", f"{type(err).__name__}: {err}")))
+                skipped(1)
+                if piece is not None:  # its segments in this batch are dropped; the file stays incomplete
+                    batch.remove(piece)
+                    count -= len(piece.segments)
+                break
+            if piece is None:
+                piece = _Piece(file.path, file.size, file.mtime_ns, [], partial=True)
+                batch.append(piece)
+            piece.segments.append(segment)
+            piece.partial = i < len(file.long) - 1
+            count += 1
+            if count >= batch_size:
+                yield batch
+                batch, count, piece = [], 0, None
     if batch:
         yield batch
 
 
-def _persist(store: IndexStore, batch: list[_Decoded], vectors: np.ndarray, known: dict[str, _FileState]) -> None:
-    items = [Item(-1, file.path, file.size, file.mtime_ns, start, end)
-             for file in batch for start, end, _ in file.segments]
-    store.add_pending(items, vectors)
-    _remember(known, items, vectors)
+def _persist(store: IndexStore, batch: list[_Piece], vectors: np.ndarray, known: dict[str, _FileState]) -> None:
+    items = [Item(-1, piece.path, piece.size, piece.mtime_ns, start, end)
+             for piece in batch for start, end, _ in piece.segments]
+    partial = sorted({piece.path for piece in batch if piece.partial})
+    store.add_pending(items, vectors, partial)
+    _remember(known, items, vectors, partial)
 
 
 def _final_state(files: dict[str, tuple[int, int]], known: dict[str, _FileState],
@@ -284,12 +429,20 @@ def _final_state(files: dict[str, tuple[int, int]], known: dict[str, _FileState]
     items, blocks = [], []
     for path in sorted(files):
         state = known.get(path)
-        if state is None or (state.size, state.mtime_ns) != files[path]:
+        if state is None or (state.size, state.mtime_ns) != files[path] or not state.complete:
             continue  # unreadable this time
         for start, end in state.spans:
             items.append(Item(len(items), path, state.size, state.mtime_ns, start, end))
         blocks.append(np.asarray(state.vectors, np.float32))
     return items, (np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32))
+
+
+def _stat_problem(path: Path, err: OSError) -> str:
+    if isinstance(err, FileNotFoundError):
+        return "a symlink whose target is missing" if path.is_symlink() else "deleted while the folder was read"
+    if err.errno == errno.ELOOP:
+        return "a symlink that points to itself (a loop)"
+    return err.strerror or str(err)
 
 
 def _write_problems(out: Path, unreadable: list[tuple[str, str]]) -> Path | None:
@@ -300,5 +453,5 @@ def _write_problems(out: Path, unreadable: list[tuple[str, str]]) -> Path | None
         return None
     with atomic_write(path) as handle:
         for name, reason in unreadable:
-            handle.write(f"{name}\t{reason}\n")
+            handle.write(f"{escape_name(name)}\t{escape_name(reason)}\n")
     return path

@@ -6,36 +6,59 @@
                          "more like this" never need the audio again)
     IDX/vectors.faiss    the FAISS search structure over those rows (+ ids.json)
     IDX/model.json       fingerprint of the model that made the vectors; searching with another is an error
-    IDX/index.json       library root, counts, backend
+    IDX/index.json       library root, counts, backend and the sha256 of each file above: the commit marker
     IDX/pending/         batches embedded since the last commit (a killed run resumes from them)
+    IDX/writer.lock      held (flock) by the one run that may change the folder; names that run
 
+One writer at a time: `IndexStore.writing()` takes the lock or fails with a message naming its holder.
 A commit stages every new file in IDX/.commit/, writes a journal naming them, then moves them into
-place; a run killed anywhere in between is rolled forward the next time the folder is opened, so the
-files always describe one consistent state.
+place, index.json last; a writer killed anywhere in between is rolled forward by the next writer.
+Readers (`Library.open`) never write, repair or delete anything: they check that the files they
+opened are the ones index.json names (counts and checksums), retry briefly while a commit is being
+moved into place, and otherwise refuse with a message saying how to repair the folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import hashlib
+import io
 import json
 import os
-import shutil
+import socket
+import sys
 import time
 import uuid
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 
 from audioret.retrieval.vectors import IDS_FILE, VECTORS_FILE, Index
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
-from audioret.utils.io import atomic_write
+from audioret.utils.io import FILE_MODE, atomic_write, fsync_folder
 
 ITEMS_FILE, EMBEDDINGS_FILE, MODEL_FILE, LIBRARY_FILE = "items.jsonl", "embeddings.npy", "model.json", "index.json"
-PENDING_DIR, STAGING_DIR, JOURNAL_FILE = "pending", ".commit", "commit.json"
-COMMITTED_FILES = (ITEMS_FILE, EMBEDDINGS_FILE, VECTORS_FILE, IDS_FILE, LIBRARY_FILE)
+PENDING_DIR, STAGING_DIR, JOURNAL_FILE, LOCK_FILE = "pending", ".commit", "commit.json", "writer.lock"
+CHECKED_FILES = (ITEMS_FILE, EMBEDDINGS_FILE, VECTORS_FILE, IDS_FILE)
+COMMITTED_FILES = (*CHECKED_FILES, LIBRARY_FILE)  # the order of the moves: the marker index.json last
+MODEL_KEYS = ("fingerprint", "embed_dim", "sample_rate")
+OPEN_ATTEMPTS = 20  # a reader that meets a commit half moved into place tries again, for about 2 s in all
+CHUNK = 1 << 22
+
+
+class IndexIntegrityError(AudioretError):
+    """The files of an index folder do not describe one committed state."""
+
+
+class IndexBusyError(AudioretError):
+    """Another run holds the index folder's writer lock."""
 
 
 @dataclass(frozen=True)
@@ -66,86 +89,171 @@ class Hit:
 
 
 class IndexStore:
-    """Reads and writes an index folder; `Library` is the read-only search view of a committed one."""
+    """Reads and writes an index folder; `Library` is the read-only search view of a committed one.
+
+    Only a store inside `writing()` changes anything on disk.
+    """
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        self.roll_forward()
+        self._lock_fd: int | None = None
+
+    # --- one writer at a time ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[IndexStore]:
+        """Hold the folder's writer lock (and finish a commit a killed writer left) for the block."""
+        if self.folder.exists() and not self.folder.is_dir():
+            raise AudioretError(f"{self.folder} is a file, not an index folder; choose another --out")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError as err:
+            raise AudioretError(f"cannot write to {self.folder} ({err.strerror}); choose a writable --out folder "
+                                "or fix its permissions") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            holder = " ".join(os.pread(fd, 4096, 0).decode("utf-8", "replace").split()) or "another process"
+            os.close(fd)
+            if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise AudioretError(f"cannot lock {self.folder / LOCK_FILE} ({err.strerror})") from None
+            raise IndexBusyError(f"{self.folder} is being updated by another run ({holder}); wait for it to "
+                                 "finish, or stop it, then run this command again") from None
+        try:
+            command = " ".join(["audioret", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("audioret") \
+                else " ".join(sys.argv) or "python"
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (f"pid {os.getpid()} on {socket.gethostname()}, since "
+                           f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {command}").encode(), 0)
+            self._lock_fd = fd
+            self.roll_forward()
+            yield self
+        finally:
+            self._lock_fd = None
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            os.close(fd)  # releases the lock; so does the death of the process
+
+    def _require_lock(self) -> None:
+        if self._lock_fd is None:
+            raise RuntimeError("IndexStore changes a folder only inside `with store.writing():`")
 
     # --- model and library identity ----------------------------------------------------------------
-    def model_info(self) -> dict[str, Any] | None:
+    def model_info(self, damaged_ok: bool = False) -> dict[str, Any] | None:
+        """model.json, checked; None when the folder has none (nothing was indexed yet), or, with
+        `damaged_ok` (a writer, which replaces it), when it cannot be read."""
         path = self.folder / MODEL_FILE
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not path.exists():
+            return None
+        try:
+            return parse_model_info(_read_json(path, "model record"), path)
+        except AudioretError as err:
+            if damaged_ok:
+                return None
+            raise AudioretError(f"{err}; repair it with `audioret index {_recorded_root(self.folder)} --out "
+                                f"{self.folder}`") from None
 
     def claim(self, model_info: dict[str, Any], root: Path) -> None:
         """Bind the folder to a model and a library root, or check that it already is."""
-        existing = self.model_info()
+        self._require_lock()
+        # A damaged model.json is replaced; index.json names the model of the committed vectors, so
+        # vectors of another model are never kept under it (see read_snapshot).
+        existing = self.model_info(damaged_ok=True)
         if existing is not None and existing["fingerprint"] != model_info["fingerprint"]:
             raise AudioretError(
                 f"{self.folder} was built with model {existing.get('source')} (fingerprint "
                 f"{existing['fingerprint']}), not {model_info.get('source')} ({model_info['fingerprint']}); "
                 "index into a new --out folder, or pass the same --model")
-        library = self.library_info()
+        library = self.library_info(damaged_ok=True)
         if library is not None and Path(library["root"]) != root:
             raise AudioretError(f"{self.folder} indexes {library['root']}, not {root}; use a new --out folder")
-        self.folder.mkdir(parents=True, exist_ok=True)
         if existing is None:
             with atomic_write(self.folder / MODEL_FILE) as handle:
                 json.dump(model_info, handle, indent=2)
 
-    def library_info(self) -> dict[str, Any] | None:
+    def library_info(self, damaged_ok: bool = False) -> dict[str, Any] | None:
+        """index.json (the commit marker), checked; None when nothing was committed yet."""
         path = self.folder / LIBRARY_FILE
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not path.exists():
+            return None
+        try:
+            return parse_library_info(_read_json(path, "index record"), path)
+        except AudioretError:
+            if damaged_ok:  # a writer replaces a damaged marker with its commit
+                return None
+            raise
 
     # --- committed state --------------------------------------------------------------------------
     def committed(self) -> tuple[list[Item], np.ndarray]:
-        """Items and their vectors (memory-mapped); empty when nothing was committed yet."""
-        items_path = self.folder / ITEMS_FILE
-        if not items_path.is_file():
+        """Items and their vectors (memory-mapped) of the committed state; empty when there is none.
+
+        A writer's view: a committed state whose files do not match each other is treated as empty
+        (its files get embedded again) instead of stopping the run that repairs it.
+        """
+        if not (self.folder / LIBRARY_FILE).exists():
             return [], np.zeros((0, 0), np.float32)
-        items = read_items(items_path)
-        vectors = np.load(self.folder / EMBEDDINGS_FILE, mmap_mode="r")
-        if len(vectors) != len(items):
-            raise AudioretError(f"{self.folder}: {len(items)} items but {len(vectors)} vectors; "
-                                "the folder was edited by hand; index into a new --out folder")
-        return items, vectors
+        try:
+            snapshot = read_snapshot(self.folder, attempts=1, legacy=self._lock_fd is not None)
+        except AudioretError as err:
+            if self._lock_fd is None:
+                raise
+            print(f"warning: ignoring the committed state of {self.folder} ({err}); embedding again",
+                  file=sys.stderr)
+            return [], np.zeros((0, 0), np.float32)
+        return snapshot.items, snapshot.vectors
 
     # --- pending batches --------------------------------------------------------------------------
-    def add_pending(self, items: Sequence[Item], vectors: np.ndarray) -> Path:
-        """Persist one embedded batch (atomically) so that a killed run does not redo it."""
+    def add_pending(self, items: Sequence[Item], vectors: np.ndarray, partial: Sequence[str] = ()) -> Path:
+        """Persist one embedded batch (atomically) so that a killed run does not redo it. `partial`: files
+        whose later segments follow in later batches."""
+        self._require_lock()
         pending = self.folder / PENDING_DIR
         pending.mkdir(parents=True, exist_ok=True)
         path = pending / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.npz"  # names sort by age
         rows = json.dumps([asdict(item) for item in items])
         with atomic_write(path, "wb") as handle:
-            np.savez(handle, vectors=np.asarray(vectors, np.float32), items=np.array(rows))
+            np.savez(handle, vectors=np.asarray(vectors, np.float32), items=np.array(rows),
+                     partial=np.array(json.dumps(list(partial))))
         return path
 
-    def pending(self) -> list[tuple[list[Item], np.ndarray]]:
+    def pending(self) -> list[tuple[list[Item], np.ndarray, list[str]]]:
         """Every complete pending batch, oldest first (a file changed twice keeps its newest vectors)."""
         folder = self.folder / PENDING_DIR
-        parts = sorted(folder.glob("*.npz")) if folder.is_dir() else []
+        parts = sorted(p for p in folder.glob("*.npz") if not p.name.startswith(".")) if folder.is_dir() else []
         batches = []
         for part in parts:
-            with np.load(part) as data:
-                items = [Item(**row) for row in json.loads(str(data["items"]))]
-                batches.append((items, data["vectors"]))
+            try:
+                with np.load(part) as data:
+                    items = [Item(**row) for row in json.loads(str(data["items"]))]
+                    vectors = np.asarray(data["vectors"], np.float32)
+                    partial = json.loads(str(data["partial"])) if "partial" in data.files else []
+                if vectors.ndim != 2 or len(vectors) != len(items):
+                    raise ValueError(f"{len(items)} items but vectors of shape {vectors.shape}")
+            except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
+                reason = (str(err).splitlines() or [type(err).__name__])[0]
+                raise AudioretError(f"{part} is not a batch embedded by audioret ({reason}); delete it and "
+                                    "run again") from None
+            batches.append((items, vectors, partial))
         return batches
 
     # --- commit -----------------------------------------------------------------------------------
     def commit(self, items: Sequence[Item], vectors: np.ndarray, root: Path, backend: str = "auto") -> None:
         """Replace the committed state with `items`/`vectors` and drop the pending batches."""
+        self._require_lock()
         staging = self.folder / STAGING_DIR
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_tree(staging)
         staging.mkdir(parents=True)
         vectors = np.asarray(vectors, np.float32).reshape(len(items), self._dim())
         index = Index.build(vectors, [item.id for item in items], backend)
         index.save(staging)
         write_items(staging / ITEMS_FILE, items)
-        np.save(staging / EMBEDDINGS_FILE, vectors)
+        with atomic_write(staging / EMBEDDINGS_FILE, "wb") as handle:
+            np.save(handle, vectors)
         with atomic_write(staging / LIBRARY_FILE) as handle:
             json.dump({"root": str(root), "items": len(items), "files": len({i.path for i in items}),
-                       "backend": index.backend}, handle, indent=2)
+                       "dim": int(vectors.shape[1]), "backend": index.backend, "commit": uuid.uuid4().hex,
+                       "model": self.model_info()["fingerprint"],
+                       "sha256": {name: _file_sha256(staging / name) for name in CHECKED_FILES}}, handle, indent=2)
         parts = sorted(p.name for p in (self.folder / PENDING_DIR).glob("*.npz")) if (
             self.folder / PENDING_DIR).is_dir() else []
         with atomic_write(self.folder / JOURNAL_FILE) as handle:
@@ -153,25 +261,207 @@ class IndexStore:
         self.roll_forward()
 
     def roll_forward(self) -> None:
-        """Finish a commit whose journal was written; discard one whose journal was not."""
+        """Finish a commit whose journal was written; discard one whose journal was not (writer only)."""
+        self._require_lock()
         journal = self.folder / JOURNAL_FILE
         staging = self.folder / STAGING_DIR
         if journal.is_file():
-            plan = json.loads(journal.read_text())
-            for name in plan["files"]:
-                if (staging / name).exists():
+            try:
+                plan = json.loads(journal.read_text(encoding="utf-8"))
+                names, parts = list(plan["files"]), list(plan["pending"])
+            except (ValueError, KeyError, TypeError):
+                # Journals are written atomically, so this one was damaged by hand: nothing of it can be
+                # trusted. The staged files are dropped; the integrity check decides what is still usable.
+                names, parts = [], []
+            for name in names:
+                if name in COMMITTED_FILES and (staging / name).exists():
                     os.replace(staging / name, self.folder / name)
-            for name in plan["pending"]:
+            fsync_folder(self.folder)
+            for name in parts:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.folder / PENDING_DIR / name)
+                    os.unlink(self.folder / PENDING_DIR / Path(name).name)
             journal.unlink()
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_tree(staging)
 
     def _dim(self) -> int:
         info = self.model_info()
         if info is None:
             raise AudioretError(f"{self.folder} has no {MODEL_FILE}; claim() it for a model before committing")
         return int(info["embed_dim"])
+
+
+@dataclass
+class Snapshot:
+    """One committed state of an index folder, read from files that were checked against each other."""
+
+    folder: Path
+    items: list[Item]
+    vectors: np.ndarray  # memory-mapped [n, dim]
+    index: Index
+    model_info: dict[str, Any]
+    library_info: dict[str, Any]
+
+
+def read_snapshot(folder: str | Path, attempts: int = OPEN_ATTEMPTS, legacy: bool = False) -> Snapshot:
+    """Open the committed state of `folder`, checked, without changing anything on disk.
+
+    `legacy` accepts a folder written before index.json carried checksums when its counts agree (the
+    writer that updates it does so; readers refuse it).
+
+    Raises:
+        MissingFileError: nothing was committed there.
+        IndexIntegrityError: the files do not match each other (after `attempts` tries, in case a
+            commit was being moved into place); the message says how to repair the folder.
+    """
+    folder = Path(folder)
+    last: IndexIntegrityError | None = None
+    for attempt in range(max(1, attempts)):
+        if attempt:
+            time.sleep(0.1)
+        try:
+            return _read_snapshot_once(folder, legacy)
+        except IndexIntegrityError as err:
+            last = err
+    journal = " (a commit was cut short: commit.json is there)" if (folder / JOURNAL_FILE).exists() else ""
+    root = _recorded_root(folder)
+    raise IndexIntegrityError(f"{last}{journal}; repair it with `audioret index {root} --out {folder}` "
+                              "(it re-embeds only what is not intact), or index into a new --out folder")
+
+
+def _read_snapshot_once(folder: Path, legacy: bool = False) -> Snapshot:
+    model_path, marker_path = folder / MODEL_FILE, folder / LIBRARY_FILE
+    if not marker_path.exists():
+        hint = "create it with `audioret index AUDIO_DIR --out INDEX_DIR`"
+        if folder.is_dir() and not model_path.exists():
+            raise MissingFileError(folder / LIBRARY_FILE, "index", hint)
+        raise MissingFileError(marker_path, "index record" if folder.is_dir() else "index", hint)
+    if not model_path.exists():
+        raise IndexIntegrityError(f"{folder}: {MODEL_FILE} is missing")
+    with contextlib.ExitStack() as stack:
+        # Open every file first: a commit renamed in meanwhile leaves these open files as they were, and
+        # the checksums below tell whether they all belong to the commit that index.json describes.
+        handles = {}
+        for name in (LIBRARY_FILE, *CHECKED_FILES):
+            try:
+                handles[name] = stack.enter_context(open(folder / name, "rb"))
+            except FileNotFoundError:
+                raise IndexIntegrityError(f"{folder}: {name} is missing") from None
+        marker = _parse_json_bytes(handles[LIBRARY_FILE].read(), marker_path, "index record")
+        library = parse_library_info(marker, marker_path)
+        model_info = parse_model_info(_read_json(model_path, "model record"), model_path)
+        if "sha256" not in library and not legacy:
+            raise IndexIntegrityError(f"{folder} was written by an older audioret, without checksums")
+        if library.get("model", model_info["fingerprint"]) != model_info["fingerprint"]:
+            raise IndexIntegrityError(f"{folder}: {MODEL_FILE} names another model than the one that made the "
+                                      "vectors")
+        blobs = {}
+        for name in CHECKED_FILES:
+            digest, blob = _hash_handle(handles[name], keep=name != EMBEDDINGS_FILE)
+            if "sha256" in library and digest != library["sha256"].get(name):
+                raise IndexIntegrityError(f"{folder}: {name} is not the one {LIBRARY_FILE} describes "
+                                          "(changed or damaged after the commit)")
+            blobs[name] = blob
+        n, dim = library["items"], library["dim"]
+        items = parse_items(blobs[ITEMS_FILE], folder / ITEMS_FILE)
+        vectors = _memmap_npy(handles[EMBEDDINGS_FILE], folder / EMBEDDINGS_FILE)
+        ids = _parse_json_bytes(blobs[IDS_FILE], folder / IDS_FILE, "id list")
+        try:
+            index = Index(faiss.deserialize_index(np.frombuffer(blobs[VECTORS_FILE], np.uint8)), ids["ids"],
+                          ids["backend"])
+        except (RuntimeError, KeyError, TypeError, AudioretError) as err:
+            raise IndexIntegrityError(f"{folder}: {VECTORS_FILE} cannot be read ({str(err).splitlines()[0]})") \
+                from None
+    counts = {"items.jsonl": len(items), "embeddings.npy": len(vectors), "vectors.faiss": len(index)}
+    dim = vectors.shape[1] if dim is None else dim  # legacy index.json
+    if set(counts.values()) != {n} or vectors.shape[1] != dim or index.dim != dim or dim != model_info["embed_dim"]:
+        raise IndexIntegrityError(f"{folder}: counts disagree ({LIBRARY_FILE}: {n} x {dim}, "
+                                  + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ")")
+    if list(index.ids) != list(range(n)):
+        raise IndexIntegrityError(f"{folder}: {IDS_FILE} does not number the items 0..{n - 1}")
+    return Snapshot(folder, items, vectors, index, model_info, library)
+
+
+def marker_of(folder: str | Path) -> tuple[int, int, int] | None:
+    """What changes when a commit lands: index.json's inode, size and mtime (None if absent)."""
+    try:
+        stat = os.stat(Path(folder) / LIBRARY_FILE)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def parse_model_info(info: Any, path: Path) -> dict[str, Any]:
+    if not isinstance(info, dict) or any(key not in info for key in MODEL_KEYS):
+        raise IndexIntegrityError(f"{path}: not a model record (needs {', '.join(MODEL_KEYS)})")
+    return info
+
+
+def parse_library_info(info: Any, path: Path) -> dict[str, Any]:
+    if (not isinstance(info, dict) or not isinstance(info.get("root"), str) or not isinstance(info.get("items"), int)
+            or not isinstance(info.get("sha256", {}), dict) or not isinstance(info.get("dim", 0), int | None)):
+        raise IndexIntegrityError(f"{path}: not an index record (needs root, items, dim and sha256)")
+    info.setdefault("dim", None)
+    return info
+
+
+def _recorded_root(folder: Path) -> str:
+    try:
+        return str(json.loads((folder / LIBRARY_FILE).read_text(encoding="utf-8"))["root"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "AUDIO_DIR"
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise AudioretError(f"cannot read {path} ({err.strerror})") from None
+    return _parse_json_bytes(data, path, what)
+
+
+def _parse_json_bytes(data: bytes, path: Path, what: str) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise IndexIntegrityError(f"{path}: not a valid {what} ({str(err).splitlines()[0]})") from None
+
+
+def _hash_handle(handle: io.BufferedReader, keep: bool) -> tuple[str, bytes | None]:
+    digest, parts = hashlib.sha256(), []
+    handle.seek(0)
+    for chunk in iter(lambda: handle.read(CHUNK), b""):
+        digest.update(chunk)
+        if keep:
+            parts.append(chunk)
+    return digest.hexdigest(), (b"".join(parts) if keep else None)
+
+
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return _hash_handle(handle, keep=False)[0]
+
+
+def _memmap_npy(handle: io.BufferedReader, path: Path) -> np.ndarray:
+    """Map the .npy file behind an open handle (not its path, which a commit may have replaced)."""
+    handle.seek(0)
+    try:
+        version = np.lib.format.read_magic(handle)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read_header(handle)
+    except ValueError as err:
+        raise IndexIntegrityError(f"{path}: not a numpy array file ({err})") from None
+    if fortran or len(shape) != 2 or dtype != np.float32:
+        raise IndexIntegrityError(f"{path}: expected a float32 matrix, found {dtype} {shape}")
+    if shape[0] == 0:
+        return np.zeros(shape, np.float32)
+    return np.memmap(handle, dtype=dtype, mode="r", shape=shape, offset=handle.tell())
+
+
+def _remove_tree(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 class Library:
@@ -184,23 +474,19 @@ class Library:
     """
 
     def __init__(self, folder: Path, items: list[Item], vectors: np.ndarray, index: Index,
-                 model_info: dict[str, Any], root: Path):
+                 model_info: dict[str, Any], root: Path, commit: str = ""):
         self.folder, self.items, self.vectors, self.index = folder, items, vectors, index
-        self.model_info, self.root = model_info, root
+        self.model_info, self.root, self.commit = model_info, root, commit
         self._rows_by_path: dict[str, list[int]] = {}
         for item in items:
             self._rows_by_path.setdefault(item.path, []).append(item.id)
 
     @classmethod
     def open(cls, folder: str | Path) -> Library:
-        folder = Path(folder)
-        store = IndexStore(folder)
-        info, library = store.model_info(), store.library_info()
-        if info is None or library is None:
-            raise MissingFileError(folder / LIBRARY_FILE, "index",
-                                   "create it with `audioret index AUDIO_DIR --out INDEX_DIR`")
-        items, vectors = store.committed()
-        return cls(folder, items, vectors, Index.load(folder), info, Path(library["root"]))
+        """The committed state of `folder`, checked (see `read_snapshot`); nothing on disk is changed."""
+        snapshot = read_snapshot(folder)
+        return cls(Path(folder), snapshot.items, snapshot.vectors, snapshot.index, snapshot.model_info,
+                   Path(snapshot.library_info["root"]), str(snapshot.library_info.get("commit", "")))
 
     @property
     def n_files(self) -> int:
@@ -259,15 +545,18 @@ class Library:
 
 
 def read_items(path: Path) -> list[Item]:
+    return parse_items(path.read_bytes(), path)
+
+
+def parse_items(data: bytes, path: Path) -> list[Item]:
     items = []
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            try:
-                items.append(Item(**json.loads(line)))
-            except (json.JSONDecodeError, TypeError) as err:
-                raise DataFormatError(path, f"not an index item ({err})", line_no) from None
-            if items[-1].id != len(items) - 1:
-                raise DataFormatError(path, f"item id {items[-1].id} out of order", line_no)
+    for line_no, line in enumerate(data.splitlines(), 1):
+        try:
+            items.append(Item(**json.loads(line.decode("utf-8"))))
+        except (UnicodeDecodeError, ValueError, TypeError) as err:
+            raise DataFormatError(path, f"not an index item ({err})", line_no) from None
+        if items[-1].id != len(items) - 1:
+            raise DataFormatError(path, f"item id {items[-1].id} out of order", line_no)
     return items
 
 

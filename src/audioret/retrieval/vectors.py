@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import faiss
 import numpy as np
 
 from audioret.utils.errors import AudioretError, MissingFileError
-from audioret.utils.io import atomic_write
+from audioret.utils.io import atomic_path, atomic_write
 
 EXACT_LIMIT = 100_000
 BACKENDS = ("auto", "flat", "ivf", "hnsw")
@@ -150,9 +149,8 @@ class Index:
         """Write `vectors.faiss` and `ids.json` into `folder`, each atomically."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{VECTORS_FILE}.tmp"
-        faiss.write_index(self.faiss_index, str(tmp))
-        os.replace(tmp, folder / VECTORS_FILE)
+        with atomic_path(folder / VECTORS_FILE) as tmp:
+            faiss.write_index(self.faiss_index, str(tmp))
         with atomic_write(folder / IDS_FILE) as handle:
             json.dump({"backend": self.backend, "ids": self.ids}, handle)
         return folder

@@ -5,7 +5,10 @@ Every encoder states its own sample rate; the functions here do the rest. Errors
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
+from stat import S_ISREG
 
 import numpy as np
 import soundfile as sf
@@ -18,6 +21,31 @@ AUDIO_EXTENSIONS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus",
                               ".au", ".snd", ".caf", ".w64", ".rf64"})
 
 
+def walk_audio(root: Path, others: list[Path] | None = None) -> list[Path]:
+    """Every file with an audio extension under `root`, sorted; symlinked folders are followed once.
+
+    Hidden files and folders (a leading dot) are skipped. Files with other extensions are appended to
+    `others` when it is given, so that callers can say what they ignored.
+    """
+    found = []
+    seen: set[str] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a symlink cycle, or a second link to a folder already walked
+            dirs.clear()
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if name.startswith("."):
+                continue
+            if Path(name).suffix.lower() in AUDIO_EXTENSIONS:
+                found.append(Path(folder) / name)
+            elif others is not None:
+                others.append(Path(folder) / name)
+    return sorted(found)
+
+
 def audio_duration(path: str | Path) -> float:
     """Duration in seconds, read from the header only.
 
@@ -26,6 +54,28 @@ def audio_duration(path: str | Path) -> float:
     """
     info = _info(Path(path))
     return info.frames / info.samplerate
+
+
+def audio_info(path: str | Path) -> sf._SoundFileInfo:
+    """The file's header (frames, samplerate, channels), without decoding it.
+
+    Raises:
+        AudioDecodeError: the file is empty, unreadable, or holds no samples.
+    """
+    return _info(Path(path))
+
+
+def load_frames(path: str | Path, start: int, frames: int, sample_rate: int | None = None) -> np.ndarray:
+    """Frames [start, start + frames) of a file (at its own rate), mixed to mono and resampled on their
+    own to `sample_rate`: a long file read piece by piece, in memory that does not grow with its length.
+
+    Raises:
+        AudioDecodeError: the file is corrupt or unsupported.
+    """
+    mono, file_rate = _read_mono(Path(path), start, frames)
+    if sample_rate is not None:
+        mono = resample(mono, file_rate, sample_rate)
+    return np.ascontiguousarray(mono, dtype=np.float32)
 
 
 def load_audio(path: str | Path, sample_rate: int | None = None) -> np.ndarray:
@@ -99,7 +149,7 @@ def _info(path: Path) -> sf._SoundFileInfo:
     """The file's header; an empty, unreadable or sample-less file is an error naming it."""
     _check_not_empty(path)
     try:
-        info = sf.info(str(path))
+        info = sf.info(os.fsencode(path))  # bytes: a file name that is not UTF-8 still opens
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         raise AudioDecodeError(path, _reason(err)) from None
     if info.frames <= 0 or info.samplerate <= 0:
@@ -110,7 +160,7 @@ def _info(path: Path) -> sf._SoundFileInfo:
 def _read_mono(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int]:
     """Frames [start, start + frames) of a file (all by default), mixed to mono, at the file's rate."""
     try:
-        wave, file_rate = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
+        wave, file_rate = sf.read(os.fsencode(path), start=start, frames=frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         raise AudioDecodeError(path, _reason(err)) from None
     if wave.shape[0] == 0:
@@ -120,9 +170,17 @@ def _read_mono(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray
 
 def _check_not_empty(path: Path) -> None:
     try:
-        size = path.stat().st_size
+        stat = path.stat()
     except FileNotFoundError:
-        raise AudioDecodeError(path, "no such file") from None
+        raise AudioDecodeError(path, "a symlink whose target is missing" if path.is_symlink() else "no such file") \
+            from None
+    except OSError as err:  # a symlink loop, a name too long, no permission
+        loop = err.errno == errno.ELOOP
+        raise AudioDecodeError(path, "a symlink that points to itself (a loop)" if loop else
+                               err.strerror or type(err).__name__) from None
+    if not S_ISREG(stat.st_mode):
+        raise AudioDecodeError(path, "not a regular file")
+    size = stat.st_size
     if size == 0:
         raise AudioDecodeError(path, "the file is empty (0 bytes)")
 

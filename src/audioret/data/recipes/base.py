@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audioret.data.manifest import ManifestRecord, write_manifest
-from audioret.utils.audio import AUDIO_EXTENSIONS, audio_duration
+from audioret.utils.audio import AUDIO_EXTENSIONS, audio_duration, walk_audio
 from audioret.utils.errors import AudioDecodeError, DataFormatError, MissingFileError
-from audioret.utils.io import atomic_write
+from audioret.utils.io import atomic_write, escape_name
 from audioret.utils.progress import progress_bar
 
 
@@ -124,31 +124,6 @@ def _has_folder(path: Path, root: Path, prefix: str) -> bool:
     return any(part.lower().startswith(prefix.lower()) for part in parts)
 
 
-def walk_audio(root: Path, others: list[Path] | None = None) -> list[Path]:
-    """Every file with an audio extension under `root`, sorted; symlinked folders are followed once.
-
-    Hidden files and folders (a leading dot) are skipped. Files with other extensions are appended to
-    `others` when it is given, so that callers can say what they ignored.
-    """
-    found = []
-    seen: set[str] = set()
-    for folder, dirs, files in os.walk(root, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in seen:  # a symlink cycle, or a second link to a folder already walked
-            dirs.clear()
-            continue
-        seen.add(real)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            if name.startswith("."):
-                continue
-            if Path(name).suffix.lower() in AUDIO_EXTENSIONS:
-                found.append(Path(folder) / name)
-            elif others is not None:
-                others.append(Path(folder) / name)
-    return sorted(found)
-
-
 def strip_audio_extension(name: str) -> str:
     stem, ext = os.path.splitext(name)
     return stem if ext.lower() in AUDIO_EXTENSIONS else name
@@ -189,10 +164,10 @@ def finish(out: Path, report: PrepareReport) -> PrepareReport:
         report.problems_file = out / f"{report.name}_problems.txt"
         with atomic_write(report.problems_file) as handle:
             for item in report.missing:
-                handle.write(f"missing\t{item}\n")
+                handle.write(f"missing\t{escape_name(item)}\n")
             for path, reason in report.unreadable:
-                handle.write(f"unreadable\t{path}\t{reason}\n")
+                handle.write(f"unreadable\t{escape_name(path)}\t{escape_name(reason)}\n")
             for path, reason in report.mismatched:
-                handle.write(f"mismatched\t{path}\t{reason}\n")
+                handle.write(f"mismatched\t{escape_name(path)}\t{escape_name(reason)}\n")
     return report
 

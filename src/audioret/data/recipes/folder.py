@@ -10,6 +10,7 @@ Writes OUT/folder_{split}.jsonl (split "all" unless told otherwise). Files that 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from audioret.data.manifest import ManifestRecord
@@ -34,12 +35,12 @@ def prepare_folder(
     report = PrepareReport("folder")
     files = walk_audio(src)
     captions_of = _read_captions(require_file(captions, "captions CSV"), src, report) if captions else {}
-    listed_only = sorted(set(captions_of) - {p.resolve() for p in files})
+    listed_only = sorted(set(captions_of) - {Path(os.path.realpath(p)) for p in files})
     report.missing.extend(f"{p} (named in {captions.name})" for p in listed_only)
     dataset = src.resolve().name or "folder"
     records = [
         ManifestRecord(id=path.relative_to(src).as_posix(), audio=str(path),
-                       captions=captions_of.get(path.resolve(), []), dataset=dataset, split=split)
+                       captions=captions_of.get(Path(os.path.realpath(path)), []), dataset=dataset, split=split)
         for path in files
     ]
     if not records:
@@ -55,6 +56,6 @@ def _read_captions(path: Path, src: Path, report: PrepareReport) -> dict[Path, l
             report.notes.append(f"{path.name}:{line}: empty caption ignored")
             continue
         audio = Path(row["path"])
-        audio = (audio if audio.is_absolute() else src / audio).resolve()
+        audio = Path(os.path.realpath(audio if audio.is_absolute() else src / audio))
         captions.setdefault(audio, []).append(row["caption"].strip())
     return captions

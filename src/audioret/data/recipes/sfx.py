@@ -37,7 +37,8 @@ from importlib import resources
 from pathlib import Path
 
 from audioret.data.manifest import ManifestRecord
-from audioret.data.recipes.base import PrepareReport, finish, probe_records, require_dir, walk_audio, write_split
+from audioret.data.recipes.base import PrepareReport, finish, probe_records, require_dir, write_split
+from audioret.utils.audio import walk_audio
 from audioret.utils.errors import DataFormatError
 from audioret.utils.io import atomic_write
 

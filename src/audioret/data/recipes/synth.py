@@ -24,6 +24,7 @@ import soundfile as sf
 
 from audioret.data.manifest import ManifestRecord
 from audioret.data.recipes.base import PrepareReport, finish, write_split
+from audioret.utils.io import atomic_path
 from audioret.utils.progress import progress_bar
 
 SAMPLE_RATE = 16_000
@@ -164,9 +165,8 @@ def _write_clip(src: Path, split: str, index: int, seed: int) -> ManifestRecord:
     captions = caption_clip(plan, rng)
     path = src / split / f"synth_{split}_{index:05d}.flac"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    sf.write(tmp, wave, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        sf.write(tmp, wave, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
     return ManifestRecord(
         id=f"{split}_{index:05d}", audio=str(path), captions=captions, dataset="synth", split=split,
         duration=DURATION,
