@@ -163,9 +163,11 @@ def run_config(run_dir: str | Path) -> RecipeConfig:
 
 
 def model_config(config: RecipeConfig) -> dict[str, Any]:
-    """The `AudioTextModel` settings of a recipe: encoders, space and temperature."""
-    return {"audio": dict(config.model.audio), "text": dict(config.model.text), "embed_dim": config.model.embed_dim,
-            "temperature": config.model.temperature, "stored_weights": config.model.stored_weights}
+    """The `AudioTextModel` settings of a recipe: encoders, space, and the temperature and prior when set."""
+    model = {"audio": dict(config.model.audio), "text": dict(config.model.text), "embed_dim": config.model.embed_dim,
+             "stored_weights": config.model.stored_weights}
+    optional = {"temperature": config.model.temperature, "prior": config.model.prior}
+    return {**model, **{k: v for k, v in optional.items() if v is not None}}
 
 
 def read_recipe_file(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:

@@ -186,3 +186,11 @@ def test_unknown_pair_is_named(tmp_path):
     (tmp_path / "r.yaml").write_text(RECIPE.replace("model:\n", "model:\n  pair: passt-robreta\n"))
     with pytest.raises(ConfigError, match=r"model.pair: unknown pair 'passt-robreta'; choose one of \['cnn-minilm'"):
         load_recipe(tmp_path / "r.yaml")
+
+
+def test_model_settings_carry_the_prior_and_leave_the_temperature_to_the_model(tmp_path):
+    from audioret.config import model_config
+
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    settings = model_config(load_recipe(tmp_path / "r.yaml", ["model.prior={weight: 1.0, tau: 0.05}"]))
+    assert settings["prior"] == {"weight": 1.0, "tau": 0.05} and "temperature" not in settings
