@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,6 +27,14 @@ class AudioEncoder(nn.Module):
         zero padding); encoders that can pool over real audio only use it, others may ignore it.
         """
         raise NotImplementedError  # pragma: no cover - abstract
+
+    @staticmethod
+    def real_audio(waveform: torch.Tensor, valid_samples: torch.Tensor | None) -> list[np.ndarray]:
+        """Each row's real audio (its padding cut off) as float32 numpy, for encoders that run outside torch."""
+        rows = list(waveform.detach().float().cpu().numpy())
+        if valid_samples is None:
+            return rows
+        return [row[: int(n)] for row, n in zip(rows, valid_samples, strict=True)]
 
     def class_posteriors(self) -> tuple[tuple[int, int], list[str]]:
         """(start, stop) of the class posteriors in the output and the classes' names, for encoders that

@@ -64,9 +64,7 @@ class StackedEncoder(AudioEncoder):
 
     def _resampled(self, waveform: torch.Tensor, valid_samples: torch.Tensor | None,
                    rate: int) -> tuple[torch.Tensor, torch.Tensor]:
-        waves = waveform.detach().float().cpu().numpy()
-        lengths = [len(w) for w in waves] if valid_samples is None else [int(n) for n in valid_samples]
-        converted = [resample(w[:n], self.sample_rate, rate) for w, n in zip(waves, lengths, strict=True)]
+        converted = [resample(wave, self.sample_rate, rate) for wave in self.real_audio(waveform, valid_samples)]
         batch = np.zeros((len(converted), max(len(c) for c in converted)), np.float32)
         for row, wave in zip(batch, converted, strict=True):
             row[: len(wave)] = wave

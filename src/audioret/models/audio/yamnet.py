@@ -160,16 +160,11 @@ class YamnetEncoder(AudioEncoder):
 
     @torch.no_grad()
     def forward(self, waveform: torch.Tensor, valid_samples: torch.Tensor | None = None) -> torch.Tensor:
-        waves = waveform.detach().float().cpu().numpy()
-        lengths = [len(w) for w in waves] if valid_samples is None else [int(n) for n in valid_samples]
-        patches = [yamnet_patches(w[:n]) for w, n in zip(waves, lengths, strict=True)]
-        embeddings, posteriors = self.yamnet.run_patches(np.concatenate(patches))
-        owners = np.repeat(np.arange(len(patches)), [len(p) for p in patches])
-        counts = np.bincount(owners, minlength=len(patches))[:, None]
-        features = np.concatenate([embeddings, posteriors], axis=1)
-        pooled = np.zeros((len(patches), self.output_dim), np.float32)
-        np.add.at(pooled, owners, features)
-        return torch.from_numpy((pooled / counts).astype(np.float32)).to(waveform.device)
+        patches = [yamnet_patches(wave) for wave in self.real_audio(waveform, valid_samples)]
+        features = np.concatenate(self.yamnet.run_patches(np.concatenate(patches)), axis=1)  # one session.run
+        ends = np.cumsum([len(p) for p in patches])[:-1]
+        pooled = np.stack([clip.mean(axis=0) for clip in np.split(features, ends)])  # each clip over its patches
+        return torch.from_numpy(pooled.astype(np.float32)).to(waveform.device)
 
 
 @register_model("yamnet", "audio")
