@@ -60,11 +60,17 @@ SFX_DEBS := megaglest:megaglest-data wesnoth:wesnoth-1.16-data hedgewars:hedgewa
 	heroes:heroes-sound-effects bzflag:bzflag-data frozen-bubble:frozen-bubble-data neverball:neverball-common \
 	freedink:freedink-data lomiri:lomiri-sounds scratch:scratch gcompris:gcompris-qt-data minetest:minetest-data \
 	homedecor:minetest-mod-homedecor extremetuxracer:extremetuxracer-data freedesktop:sound-theme-freedesktop \
-	7kaa:7kaa-data tuxpaint:tuxpaint-stamps-default openttd:openttd-opensfx lugaru:lugaru-data oxygen:oxygen-sounds
+	7kaa:7kaa-data tuxpaint:tuxpaint-stamps-default openttd:openttd-opensfx lugaru:lugaru-data oxygen:oxygen-sounds \
+	ufoai:ufoai-sound nexuiz:nexuiz-data berusky:berusky2-data openarena:openarena-data torcs:torcs-data \
+	caveexpress:caveexpress-data btanks:btanks-data brainparty:brainparty-data fillets:fillets-ng-data \
+	mirrormagic:mirrormagic-data scorched3d:scorched3d-data flare:flare-game pekka:pekka-kana-2-data \
+	simutrans:simutrans-pak64 tuxfootball:tuxfootball libreoffice:libreoffice-common wordwarvi:wordwarvi-sound \
+	deepin:deepin-sound-theme
 sfx-sources: $(STAMP)
 	$(call unpack_debs,data/sfx-sources,$(SFX_DEBS))
 	$(BIN)/python -m audioret.data.recipes.archives data/sfx-sources/openclonk data/sfx-sources/openttd \
-		data/sfx-sources/gcompris data/sfx-sources/warzone
+		data/sfx-sources/gcompris data/sfx-sources/warzone \
+		data/sfx-sources/ufoai data/sfx-sources/nexuiz data/sfx-sources/openarena
 	[ -d data/sfx-sources/arcade ] || ($(PYTHON) -m pip download --quiet --no-deps -d data/sfx-sources/debs arcade==3.3.3 \
 		&& cd data/sfx-sources && $(PYTHON) -m zipfile -e debs/arcade-3.3.3-py3-none-any.whl arcade)
 

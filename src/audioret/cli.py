@@ -50,6 +50,8 @@ def prepare(
     _print_left_out("unreadable audio (skipped)", [f"{p}: {r}" for p, r in report.unreadable], report.problems_file)
     _print_left_out("audio not of the published length (skipped)", [f"{p}: {r}" for p, r in report.mismatched],
                     report.problems_file)
+    _print_left_out("training clips copying a held-out clip (left out)", [f"{p}: {r}" for p, r in report.duplicates],
+                    report.problems_file)
 
 
 @app.command()

