@@ -97,6 +97,12 @@ class HeadsConfig:
     # A teacher's captions: the names of the classes the audio encoder hears with at least this probability
     # are added to each training clip's captions (the encoder must report class posteriors); None: off.
     teacher_threshold: float | None = None
+    # Fit the heads this many times (seeds seed, seed + 1, ...) and average their weights (train/heads.py).
+    average_seeds: int = 1
+
+    def __post_init__(self) -> None:
+        if self.average_seeds < 1:
+            raise ConfigError(f"heads.average_seeds: at least 1 fit is needed, got {self.average_seeds}")
 
 
 @dataclass

@@ -14,6 +14,7 @@ from audioret.eval.zero_shot import YamnetLabelBaseline  # noqa: E402
 from audioret.models import AudioTextModel, create_model  # noqa: E402
 from audioret.models.audio.yamnet import N_CLASSES, POSTERIOR_SLICE, Yamnet, yamnet_patches  # noqa: E402
 from audioret.utils.audio import resample  # noqa: E402
+from audioret.utils.errors import ConfigError  # noqa: E402
 from tolerances import PROBABILISTIC_LAMBDA, U32  # noqa: E402
 
 
@@ -56,6 +57,21 @@ def test_encoder_pools_each_clip_over_its_own_patches():
         np.testing.assert_allclose(row[:1024], embedding, rtol=0, atol=gemm_tolerance(embedding))
         np.testing.assert_allclose(row[POSTERIOR_SLICE], posteriors, rtol=0, atol=gemm_tolerance(embedding))
     assert encoder.class_posteriors()[1][0] == "Speech"
+
+
+def test_max_pooling_keeps_each_class_at_its_loudest_patch():
+    encoder = create_model("yamnet", posterior_pooling="max")
+    waves = clips(16_000)
+    out = encoder(*batch_of(waves)).numpy()
+    for row, wave in zip(out, waves, strict=True):
+        embeddings, posteriors = Yamnet().run_patches(yamnet_patches(wave))  # this clip's patches alone
+        np.testing.assert_allclose(row[:1024], embeddings.mean(axis=0), rtol=0, atol=gemm_tolerance(embeddings))
+        np.testing.assert_allclose(row[POSTERIOR_SLICE], posteriors.max(axis=0), rtol=0,
+                                   atol=gemm_tolerance(embeddings))
+    # The tone sounds for 1.5 s of 3.2 s: its strongest class is diluted by the mean, not by the max.
+    assert out[0, POSTERIOR_SLICE].max() > create_model("yamnet")(*batch_of(waves)).numpy()[0, POSTERIOR_SLICE].max()
+    with pytest.raises(ConfigError, match="posterior_pooling"):
+        create_model("yamnet", posterior_pooling="median")
 
 
 def test_stack_concatenates_members_at_their_own_rates():

@@ -15,10 +15,11 @@ from audioret.data.recipes import prepare
 from audioret.models import AudioTextModel
 from audioret.train.heads import (
     FeatureTable,
+    _fit_member,
     dev_map,
     fit_heads,
 )
-from audioret.utils.errors import AudioretError
+from audioret.utils.errors import AudioretError, ConfigError
 from models.tiny import make_text_model
 
 
@@ -70,6 +71,31 @@ def test_fitting_heads_beats_the_untrained_heads_on_held_out_clips(corpus, with_
     after = dev_map(tiny, dev, features)
     assert after == pytest.approx(report.kept_dev, abs=1e-5) and after > before + 0.05, (before, after)
     assert len(report.history) == 20 and report.history[-1]["loss"] < report.history[0]["loss"]
+
+
+def test_averaged_seeds_are_the_ensemble_of_members_sharing_one_locked_text_head(corpus, with_minilm):
+    train, dev = corpus
+    model, features = with_minilm
+    config = HeadsConfig(epochs=3, batch_size=64, lr=3e-3, lock_text=True, keep_best=False, average_seeds=3)
+    fit_heads(model, train, dev, features, config, seed=7)
+    averaged = {k: v.clone() for k, v in model.state_dict().items()}
+    rows = torch.stack([features.audio[r.audio] for r in dev])
+    members = []
+    for seed in (7, 8, 9):  # what fit_heads is documented to do: data seeds 7, 8, 9, the text locked by seed 7
+        _fit_member(model, train, dev, features, config, lock_seed=7, seed=seed)
+        members.append((model.audio_projection(rows).detach(), model.text_projection.weight.detach().clone()))
+    assert all(torch.equal(text, members[0][1]) for _, text in members)
+    model.load_state_dict(averaged)
+    u = torch.finfo(torch.float32).eps / 2
+    # The mean of three equal float32 tensors is each of them up to the rounding of a sum and a division.
+    torch.testing.assert_close(model.text_projection.weight, members[0][1], atol=0, rtol=4 * u)
+    # The average head's embeddings (before normalisation) are the members' mean, up to float32 rounding of
+    # the products: a sum over the n features of a row, bounded by n u of the values' size.
+    ensemble = torch.stack([m for m, _ in members]).mean(0)
+    bound = rows.shape[1] * u
+    torch.testing.assert_close(model.audio_projection(rows).detach(), ensemble, atol=bound, rtol=bound)
+    with pytest.raises(ConfigError, match="average_seeds"):
+        HeadsConfig(average_seeds=0)
 
 
 def test_a_heads_only_folder_rebuilds_the_same_model_from_the_packages(tmp_path):

@@ -25,6 +25,7 @@ from audioret.eval.metrics import retrieval_metrics, targets_from_records
 from audioret.losses import ContrastiveLoss
 from audioret.models import AudioTextModel
 from audioret.models.audio_text import HEAD_PREFIXES
+from audioret.train.averaging import average_state_dicts
 from audioret.utils.audio import load_audio
 from audioret.utils.io import atomic_write
 from audioret.utils.progress import progress_bar
@@ -73,7 +74,25 @@ class FeatureTable:
 def fit_heads(model: AudioTextModel, train: Sequence[ManifestRecord], dev: Sequence[ManifestRecord],
               features: FeatureTable, config: HeadsConfig, seed: int = 0) -> FitReport:
     """Fit the heads on `train`; keep the epoch with the best multi-positive mAP@10 on `dev` (or the last one
-    with `keep_best=False`). Each call starts from freshly initialised heads, seeded by `seed`."""
+    with `keep_best=False`). Each call starts from freshly initialised heads, seeded by `seed`.
+
+    With `config.average_seeds` = n > 1, heads are fitted n times (data order, dropout and initialisation seeded
+    `seed`, `seed + 1`, ...; the text head locked alike, by `seed`) and their weights averaged. For linear heads
+    beside one locked text head, the average head is exactly the ensemble of the n audio embeddings (before
+    normalisation): the members' errors partly cancel and the model stays one head.
+    """
+    members = []
+    for member in range(config.average_seeds):
+        report = _fit_member(model, train, dev, features, config, lock_seed=seed, seed=seed + member)
+        members.append(head_state(model))
+    if len(members) > 1:
+        model.load_state_dict(average_state_dicts(members), strict=False)
+        report.kept_dev = dev_map(model, dev, features)
+    return report
+
+
+def _fit_member(model: AudioTextModel, train: Sequence[ManifestRecord], dev: Sequence[ManifestRecord],
+                features: FeatureTable, config: HeadsConfig, lock_seed: int, seed: int) -> FitReport:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model.reset_heads()
@@ -82,7 +101,7 @@ def fit_heads(model: AudioTextModel, train: Sequence[ManifestRecord], dev: Seque
     text = torch.stack([features.caption(c) for _, c in pairs])
     clip_of = torch.tensor([i for i, _ in pairs])
     if config.lock_text:
-        model.lock_text_head(seed)
+        model.lock_text_head(lock_seed)
     heads = model.head_parameters(text=not config.lock_text)
     dropout = torch.nn.Dropout(config.feature_dropout)
     optimizer = torch.optim.AdamW(heads, lr=config.lr, weight_decay=config.weight_decay)

