@@ -55,6 +55,9 @@ class ModelConfig:
     # A training-free prior fused into the score, {"weight": w, "tau": t} (models/audio_text.py); the audio
     # encoder must report class posteriors (YAMNet).
     prior: dict[str, float] | None = None
+    # What a model card must say about the weights the encoders load ({"audio encoder weights": "..."}):
+    # written into the trained model's provenance, beside the training data's licences.
+    licences: dict[str, str] | None = None
 
 
 @dataclass

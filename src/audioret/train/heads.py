@@ -196,8 +196,10 @@ def train_heads(config: RecipeConfig) -> Path:
     development = {"manifest": str(config.data.val_manifest), "epoch": report.kept_epoch,
                    "selected_on_dev": config.heads.keep_best,
                    **{k: round(float(v), 4) for k, v in dev_metrics(model, dev, features).items()}}
+    model.config["name"] = config.name
+    licences = {"licences": config.model.licences} if config.model.licences else {}
     model.config["provenance"] = {**model.config.get("provenance", {}), "recipe": config.name,
-                                  "training_data": describe_sources(train), "development": development}
+                                  "training_data": describe_sources(train), "development": development, **licences}
     return model.save_pretrained(run_dir / "model")
 
 
