@@ -51,7 +51,7 @@ endef
 demo-sources:
 	$(call unpack_debs,data/demo-sources,scratch:scratch 7kaa:7kaa-data)
 
-# The sound collections behind the default model, as Debian and PyPI publish them (about 3 GB of
+# The sound collections behind the default model, as Debian and PyPI publish them (about 6 GB of
 # packages): SOURCE:PACKAGE pairs, one folder per source (src/audioret/data/recipes/sfx.py lists their
 # licences and splits). A few keep their sounds in archives, which the archives step writes out as files.
 SFX_DEBS := megaglest:megaglest-data wesnoth:wesnoth-1.16-data hedgewars:hedgewars-data \
@@ -74,7 +74,7 @@ sfx-sources: $(STAMP)
 	[ -d data/sfx-sources/arcade ] || ($(PYTHON) -m pip download --quiet --no-deps -d data/sfx-sources/debs arcade==3.3.3 \
 		&& cd data/sfx-sources && $(PYTHON) -m zipfile -e debs/arcade-3.3.3-py3-none-any.whl arcade)
 
-# Rebuild the default model from those sources (features: about 15 minutes on 2 cores) into runs/audioret-sfx-small/model;
+# Rebuild the default model from those sources (about 7 minutes on one core, 4 of them features) into runs/audioret-sfx-small/model;
 # copy that folder's config.json and model.safetensors to src/audioret/default_model/ to ship it.
 default-model: $(STAMP) sfx-sources
 	$(BIN)/audioret prepare sfx data/sfx-sources data/sfx
