@@ -23,7 +23,7 @@ def test_health_describes_the_index(client):
     body = http.get("/health").json()
     assert body == {"status": "ok", "files": 8, "segments": 10, "backend": "flat",
                     "model": searcher.library.model_info["fingerprint"],
-                    "model_source": searcher.library.model_info["source"]}
+                    "model_source": searcher.library.model_info["source"], "waveforms": True}
 
 
 def test_search_returns_the_same_ranking_as_the_library(client):

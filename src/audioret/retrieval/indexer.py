@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from audioret.retrieval.fileinfo import PEAKS_PER_FILE, FileInfo, FileTable, describe_file
 from audioret.retrieval.library import IndexStore, Item
 from audioret.retrieval.vectors import choose_backend
 from audioret.utils.audio import audio_info, load_audio, load_frames, walk_audio
@@ -63,6 +64,9 @@ class IndexReport:
     problems_file: Path | None = None
 
 
+Facts = tuple[FileInfo, np.ndarray]  # a file's header facts and its int8 peaks [PEAKS_PER_FILE, 2]
+
+
 @dataclass
 class _FileState:
     size: int
@@ -70,6 +74,7 @@ class _FileState:
     spans: list[tuple[float, float]]
     vectors: np.ndarray
     complete: bool = True  # False: a long file whose later segments are not embedded yet
+    facts: Facts | None = None  # format and waveform peaks (fileinfo.py), once read
 
 
 @dataclass
@@ -97,6 +102,7 @@ class _Decoded:
     segments: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
     error: str | None = None
     long: _LongFile | None = None  # set instead of `segments` for a file too long to decode whole
+    facts: Facts | None = None
 
 
 @dataclass
@@ -235,9 +241,11 @@ def _index_locked(store: IndexStore, root: Path, model: Any, model_info: dict[st
     report.removed = len(set(known) - set(files))
 
     model.eval()
+    described: dict[str, Facts] = {}
     with progress_bar("files", show_progress) as progress:
         task = progress.add_task("indexing", total=len(todo))
-        decoded = _decode_in_background(root, todo, files, model.sample_rate, workers, report)
+        decoded = _keep_facts(_decode_in_background(root, todo, files, model.sample_rate, workers, report),
+                              described)
         for batch in _batches(decoded, batch_size, report, known, model.sample_rate,
                               lambda n: progress.advance(task, n)):
             tick = time.perf_counter()
@@ -249,8 +257,13 @@ def _index_locked(store: IndexStore, root: Path, model: Any, model_info: dict[st
             report.embedded += finished
             progress.advance(task, finished)
 
-    items, vectors = _final_state(files, known, model_info["embed_dim"])
-    store.commit(items, vectors, root, backend)
+    for path, facts in described.items():
+        state = known.get(path)
+        if state is not None and (state.size, state.mtime_ns) == files[path]:
+            state.facts = facts
+    _describe_missing(root, files, known, workers)
+    items, vectors, table = _final_state(files, known, model_info["embed_dim"])
+    store.commit(items, vectors, root, backend, files=table)
     report.files, report.segments = len({i.path for i in items}), len(items)
     report.problems_file = _write_problems(out, report.unreadable)
     report.seconds = time.perf_counter() - started
@@ -288,8 +301,9 @@ def merge_shards(out: str | Path, backend: str = "auto") -> IndexReport:
     with _write_errors_explained(out), IndexStore(out).writing() as target:
         target.claim(model_info, root)
         files = {path: (state.size, state.mtime_ns) for path, state in known.items()}
-        items, vectors = _final_state(files, known, model_info["embed_dim"])
-        target.commit(items, vectors, root, backend)
+        _describe_missing(root, files, known)
+        items, vectors, table = _final_state(files, known, model_info["embed_dim"])
+        target.commit(items, vectors, root, backend, files=table)
     report.files, report.segments = len(files), len(items)
     return report
 
@@ -297,7 +311,9 @@ def merge_shards(out: str | Path, backend: str = "auto") -> IndexReport:
 def _known_files(store: IndexStore) -> dict[str, _FileState]:
     """What earlier runs embedded: the committed index, then the pending batches (newer wins)."""
     known: dict[str, _FileState] = {}
-    items, vectors = store.committed()
+    snapshot = store.committed_snapshot()
+    items, vectors = (snapshot.items, snapshot.vectors) if snapshot else ([], None)
+    table = snapshot.files if snapshot else None
     start = 0
     while start < len(items):
         end = start
@@ -305,7 +321,7 @@ def _known_files(store: IndexStore) -> dict[str, _FileState]:
             end += 1
         first = items[start]
         known[first.path] = _FileState(first.size, first.mtime_ns, [(i.start, i.end) for i in items[start:end]],
-                                       vectors[start:end])
+                                       vectors[start:end], facts=_stored_facts(table, first.path))
         start = end
     for batch_items, batch_vectors, partial in store.pending():
         _remember(known, batch_items, batch_vectors, partial)
@@ -328,7 +344,45 @@ def _remember(known: dict[str, _FileState], items: list[Item], vectors: np.ndarr
                 and (before.size, before.mtime_ns) == (state.size, state.mtime_ns)):
             state.spans = before.spans + spans
             state.vectors = np.concatenate([np.asarray(before.vectors), state.vectors])
+            state.facts = before.facts
         known[path] = state
+
+
+def _stored_facts(table: FileTable | None, path: str) -> Facts | None:
+    """What an earlier commit read of the file; None where it has no waveform (re-read at this commit)."""
+    if table is None:
+        return None
+    info, peaks = table.info(path), table.stored_peaks(path)
+    return None if info is None or peaks is None else (info, peaks)
+
+
+def _keep_facts(decoded: Iterator[_Decoded], described: dict[str, Facts]) -> Iterator[_Decoded]:
+    for file in decoded:
+        if file.facts is not None:
+            described[file.path] = file.facts
+        yield file
+
+
+def _describe_missing(root: Path, files: dict[str, tuple[int, int]], known: dict[str, _FileState],
+                      workers: int = 4) -> None:
+    """Read the facts of indexed files that have none yet: files embedded by a killed run (resumed from
+    pending batches), or a whole folder indexed before files.jsonl existed."""
+    missing = [path for path, state in known.items()
+               if path in files and state.facts is None and state.complete and (state.size, state.mtime_ns)
+               == files[path]]
+
+    def describe(path: str) -> Facts:
+        state = known[path]
+        try:
+            return describe_file(root / path, path, state.size, state.mtime_ns)
+        except (AudioretError, MemoryError, ValueError, OSError, RuntimeError):
+            # Embedded earlier and unreadable now (changed since the walk, or gone): listed without a waveform.
+            info = FileInfo(path, state.size, state.mtime_ns, float(state.spans[-1][1]))
+            return info, np.zeros((PEAKS_PER_FILE, 2), np.int8)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="describe") as pool:
+        for path, facts in zip(missing, pool.map(describe, missing), strict=True):
+            known[path].facts = facts
 
 
 def _decode_in_background(root: Path, todo: list[str], files: dict[str, tuple[int, int]], sample_rate: int,
@@ -338,15 +392,16 @@ def _decode_in_background(root: Path, todo: list[str], files: dict[str, tuple[in
         size, mtime = files[path]
         try:
             info = audio_info(root / path)
+            facts = describe_file(root / path, path, size, mtime)
             if info.frames * info.channels * 4 > WHOLE_FILE_MAX_BYTES:
                 bounds = segment_bounds(info.frames, info.samplerate)
-                return _Decoded(path, size, mtime, long=_LongFile(root / path, info.samplerate, bounds))
+                return _Decoded(path, size, mtime, long=_LongFile(root / path, info.samplerate, bounds), facts=facts)
             wave = load_audio(root / path, sample_rate)
         except AudioDecodeError as err:
             return _Decoded(path, size, mtime, error=err.reason)
         except (MemoryError, ValueError, OSError, RuntimeError) as err:  # what a broken file makes soundfile raise
             return _Decoded(path, size, mtime, error=f"{type(err).__name__}: {err}")
-        return _Decoded(path, size, mtime, split_segments(wave, sample_rate))
+        return _Decoded(path, size, mtime, split_segments(wave, sample_rate), facts=facts)
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="decode") as pool:
         queue: deque = deque()
@@ -424,9 +479,10 @@ def _persist(store: IndexStore, batch: list[_Piece], vectors: np.ndarray, known:
 
 
 def _final_state(files: dict[str, tuple[int, int]], known: dict[str, _FileState],
-                 dim: int) -> tuple[list[Item], np.ndarray]:
-    """Items (sorted by path, then time) for every current file with up-to-date vectors."""
-    items, blocks = [], []
+                 dim: int) -> tuple[list[Item], np.ndarray, FileTable]:
+    """Items (sorted by path, then time) for every current file with up-to-date vectors, and their files'
+    facts (`_describe_missing` has read those that had none)."""
+    items, blocks, rows, peaks = [], [], [], []
     for path in sorted(files):
         state = known.get(path)
         if state is None or (state.size, state.mtime_ns) != files[path] or not state.complete:
@@ -434,7 +490,13 @@ def _final_state(files: dict[str, tuple[int, int]], known: dict[str, _FileState]
         for start, end in state.spans:
             items.append(Item(len(items), path, state.size, state.mtime_ns, start, end))
         blocks.append(np.asarray(state.vectors, np.float32))
-    return items, (np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32))
+        info, file_peaks = state.facts or (FileInfo(path, state.size, state.mtime_ns, float(state.spans[-1][1])),
+                                           np.zeros((PEAKS_PER_FILE, 2), np.int8))
+        rows.append(info)
+        peaks.append(file_peaks)
+    vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
+    table = FileTable(rows, np.stack(peaks) if peaks else np.zeros((0, PEAKS_PER_FILE, 2), np.int8))
+    return items, vectors, table
 
 
 def _stat_problem(path: Path, err: OSError) -> str:

@@ -6,6 +6,8 @@
                          "more like this" never need the audio again)
     IDX/vectors.faiss    the FAISS search structure over those rows (+ ids.json)
     IDX/model.json       fingerprint of the model that made the vectors; searching with another is an error
+    IDX/files.jsonl      per file: duration, sample rate, channels, format; peaks.npy: waveform thumbnails
+                         (see `fileinfo.py`; optional: folders indexed before them are served without)
     IDX/index.json       library root, counts, backend and the sha256 of each file above: the commit marker
     IDX/pending/         batches embedded since the last commit (a killed run resumes from them)
     IDX/writer.lock      held (flock) by the one run that may change the folder; names that run
@@ -32,7 +34,7 @@ import sys
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from audioret.retrieval.fileinfo import FILES_FILE, PEAKS_FILE, FileTable
 from audioret.retrieval.vectors import IDS_FILE, VECTORS_FILE, Index
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
 from audioret.utils.io import FILE_MODE, atomic_write, fsync_folder
@@ -47,7 +50,8 @@ from audioret.utils.io import FILE_MODE, atomic_write, fsync_folder
 ITEMS_FILE, EMBEDDINGS_FILE, MODEL_FILE, LIBRARY_FILE = "items.jsonl", "embeddings.npy", "model.json", "index.json"
 PENDING_DIR, STAGING_DIR, JOURNAL_FILE, LOCK_FILE = "pending", ".commit", "commit.json", "writer.lock"
 CHECKED_FILES = (ITEMS_FILE, EMBEDDINGS_FILE, VECTORS_FILE, IDS_FILE)
-COMMITTED_FILES = (*CHECKED_FILES, LIBRARY_FILE)  # the order of the moves: the marker index.json last
+OPTIONAL_FILES = (FILES_FILE, PEAKS_FILE)  # checked when index.json names them
+COMMITTED_FILES = (*CHECKED_FILES, *OPTIONAL_FILES, LIBRARY_FILE)  # the order of the moves: index.json last
 MODEL_KEYS = ("fingerprint", "embed_dim", "sample_rate")
 OPEN_ATTEMPTS = 20  # a reader that meets a commit half moved into place tries again, for about 2 s in all
 CHUNK = 1 << 22
@@ -190,17 +194,21 @@ class IndexStore:
         A writer's view: a committed state whose files do not match each other is treated as empty
         (its files get embedded again) instead of stopping the run that repairs it.
         """
+        snapshot = self.committed_snapshot()
+        return (snapshot.items, snapshot.vectors) if snapshot else ([], np.zeros((0, 0), np.float32))
+
+    def committed_snapshot(self) -> Snapshot | None:
+        """The committed state as `committed()` sees it, with its file table; None for an empty one."""
         if not (self.folder / LIBRARY_FILE).exists():
-            return [], np.zeros((0, 0), np.float32)
+            return None
         try:
-            snapshot = read_snapshot(self.folder, attempts=1, legacy=self._lock_fd is not None)
+            return read_snapshot(self.folder, attempts=1, legacy=self._lock_fd is not None)
         except AudioretError as err:
             if self._lock_fd is None:
                 raise
             print(f"warning: ignoring the committed state of {self.folder} ({err}); embedding again",
                   file=sys.stderr)
-            return [], np.zeros((0, 0), np.float32)
-        return snapshot.items, snapshot.vectors
+            return None
 
     # --- pending batches --------------------------------------------------------------------------
     def add_pending(self, items: Sequence[Item], vectors: np.ndarray, partial: Sequence[str] = ()) -> Path:
@@ -237,8 +245,10 @@ class IndexStore:
         return batches
 
     # --- commit -----------------------------------------------------------------------------------
-    def commit(self, items: Sequence[Item], vectors: np.ndarray, root: Path, backend: str = "auto") -> None:
-        """Replace the committed state with `items`/`vectors` and drop the pending batches."""
+    def commit(self, items: Sequence[Item], vectors: np.ndarray, root: Path, backend: str = "auto",
+               files: FileTable | None = None) -> None:
+        """Replace the committed state with `items`/`vectors` (and `files`, the facts and waveforms of
+        their files) and drop the pending batches."""
         self._require_lock()
         staging = self.folder / STAGING_DIR
         _remove_tree(staging)
@@ -249,11 +259,14 @@ class IndexStore:
         write_items(staging / ITEMS_FILE, items)
         with atomic_write(staging / EMBEDDINGS_FILE, "wb") as handle:
             np.save(handle, vectors)
+        if files is not None:
+            files.write(staging)
+        checked = [*CHECKED_FILES, *(name for name in OPTIONAL_FILES if (staging / name).exists())]
         with atomic_write(staging / LIBRARY_FILE) as handle:
             json.dump({"root": str(root), "items": len(items), "files": len({i.path for i in items}),
                        "dim": int(vectors.shape[1]), "backend": index.backend, "commit": uuid.uuid4().hex,
                        "model": self.model_info()["fingerprint"],
-                       "sha256": {name: _file_sha256(staging / name) for name in CHECKED_FILES}}, handle, indent=2)
+                       "sha256": {name: _file_sha256(staging / name) for name in checked}}, handle, indent=2)
         parts = sorted(p.name for p in (self.folder / PENDING_DIR).glob("*.npz")) if (
             self.folder / PENDING_DIR).is_dir() else []
         with atomic_write(self.folder / JOURNAL_FILE) as handle:
@@ -300,6 +313,7 @@ class Snapshot:
     index: Index
     model_info: dict[str, Any]
     library_info: dict[str, Any]
+    files: FileTable | None = None  # None: a folder indexed before files.jsonl and peaks.npy
 
 
 def read_snapshot(folder: str | Path, attempts: int = OPEN_ATTEMPTS, legacy: bool = False) -> Snapshot:
@@ -342,12 +356,12 @@ def _read_snapshot_once(folder: Path, legacy: bool = False) -> Snapshot:
         # the checksums below tell whether they all belong to the commit that index.json describes.
         handles = {}
         for name in (LIBRARY_FILE, *CHECKED_FILES):
-            try:
-                handles[name] = stack.enter_context(open(folder / name, "rb"))
-            except FileNotFoundError:
-                raise IndexIntegrityError(f"{folder}: {name} is missing") from None
+            handles[name] = _open_committed(stack, folder, name)
         marker = _parse_json_bytes(handles[LIBRARY_FILE].read(), marker_path, "index record")
         library = parse_library_info(marker, marker_path)
+        optional = [name for name in OPTIONAL_FILES if name in library.get("sha256", {})]
+        for name in optional:
+            handles[name] = _open_committed(stack, folder, name)
         model_info = parse_model_info(_read_json(model_path, "model record"), model_path)
         if "sha256" not in library and not legacy:
             raise IndexIntegrityError(f"{folder} was written by an older audioret, without checksums")
@@ -355,7 +369,7 @@ def _read_snapshot_once(folder: Path, legacy: bool = False) -> Snapshot:
             raise IndexIntegrityError(f"{folder}: {MODEL_FILE} names another model than the one that made the "
                                       "vectors")
         blobs = {}
-        for name in CHECKED_FILES:
+        for name in (*CHECKED_FILES, *optional):
             digest, blob = _hash_handle(handles[name], keep=name != EMBEDDINGS_FILE)
             if "sha256" in library and digest != library["sha256"].get(name):
                 raise IndexIntegrityError(f"{folder}: {name} is not the one {LIBRARY_FILE} describes "
@@ -378,7 +392,20 @@ def _read_snapshot_once(folder: Path, legacy: bool = False) -> Snapshot:
                                   + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ")")
     if list(index.ids) != list(range(n)):
         raise IndexIntegrityError(f"{folder}: {IDS_FILE} does not number the items 0..{n - 1}")
-    return Snapshot(folder, items, vectors, index, model_info, library)
+    files = None
+    if len(optional) == len(OPTIONAL_FILES):
+        try:
+            files = FileTable.parse(blobs[FILES_FILE], blobs[PEAKS_FILE], folder, items)
+        except AudioretError as err:
+            raise IndexIntegrityError(str(err)) from None
+    return Snapshot(folder, items, vectors, index, model_info, library, files)
+
+
+def _open_committed(stack: contextlib.ExitStack, folder: Path, name: str) -> io.BufferedReader:
+    try:
+        return stack.enter_context(open(folder / name, "rb"))
+    except FileNotFoundError:
+        raise IndexIntegrityError(f"{folder}: {name} is missing") from None
 
 
 def marker_of(folder: str | Path) -> tuple[int, int, int] | None:
@@ -474,9 +501,11 @@ class Library:
     """
 
     def __init__(self, folder: Path, items: list[Item], vectors: np.ndarray, index: Index,
-                 model_info: dict[str, Any], root: Path, commit: str = ""):
+                 model_info: dict[str, Any], root: Path, commit: str = "", files: FileTable | None = None):
         self.folder, self.items, self.vectors, self.index = folder, items, vectors, index
         self.model_info, self.root, self.commit = model_info, root, commit
+        self.files = files if files is not None else FileTable.from_items(items)
+        self.has_waveforms = files is not None
         self._rows_by_path: dict[str, list[int]] = {}
         for item in items:
             self._rows_by_path.setdefault(item.path, []).append(item.id)
@@ -484,9 +513,12 @@ class Library:
     @classmethod
     def open(cls, folder: str | Path) -> Library:
         """The committed state of `folder`, checked (see `read_snapshot`); nothing on disk is changed."""
-        snapshot = read_snapshot(folder)
-        return cls(Path(folder), snapshot.items, snapshot.vectors, snapshot.index, snapshot.model_info,
-                   Path(snapshot.library_info["root"]), str(snapshot.library_info.get("commit", "")))
+        return cls.from_snapshot(read_snapshot(folder))
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot) -> Library:
+        return cls(snapshot.folder, snapshot.items, snapshot.vectors, snapshot.index, snapshot.model_info,
+                   Path(snapshot.library_info["root"]), str(snapshot.library_info.get("commit", "")), snapshot.files)
 
     @property
     def n_files(self) -> int:
@@ -515,26 +547,29 @@ class Library:
             return None
 
     def search(self, queries: np.ndarray, k: int = 10, per_file: bool = True,
-               exclude: Sequence[str | None] | None = None) -> list[list[Hit]]:
+               exclude: Sequence[str | None] | None = None,
+               admit: Callable[[str], bool] | None = None) -> list[list[Hit]]:
         """The k best segments per query row; with `per_file`, only the best segment of each file.
 
-        `exclude[i]` (a relative path) is left out of query i's results ("more like this").
+        `exclude[i]` (a relative path) is left out of query i's results ("more like this"); with `admit`,
+        only files whose path it accepts are returned (filters).
         """
         queries = np.atleast_2d(np.asarray(queries, np.float32))
         results = []
         for row, query in enumerate(queries):
             skip = exclude[row] if exclude is not None else None
-            results.append(self._search_one(query, k, per_file, skip))
+            results.append(self._search_one(query, k, per_file, skip, admit))
         return results
 
-    def _search_one(self, query: np.ndarray, k: int, per_file: bool, skip: str | None) -> list[Hit]:
+    def _search_one(self, query: np.ndarray, k: int, per_file: bool, skip: str | None,
+                    admit: Callable[[str], bool] | None) -> list[Hit]:
         fetch = k
         while True:
             scores, ids = self.index.search(query[None], min(fetch + (1 if skip else 0), len(self.items)) or 1)
             hits, seen = [], set()
             for score, item_id in zip(scores[0], ids[0], strict=False):
                 item = self.items[item_id]
-                if item.path == skip or (per_file and item.path in seen):
+                if item.path == skip or (per_file and item.path in seen) or (admit and not admit(item.path)):
                     continue
                 seen.add(item.path)
                 hits.append(Hit(item, float(score), self.root))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +18,6 @@ __all__ = ["Searcher", "describe_model", "resolve_model_dir"]  # the last two li
 
 _log = logging.getLogger("audioret.serve")
 RELOAD_ATTEMPTS = 3  # a request does not wait long for a commit in progress; the next one tries again
-
-
-def _snapshot_parts(folder: Path) -> tuple:
-    snapshot = read_snapshot(folder, attempts=RELOAD_ATTEMPTS)
-    return (snapshot.items, snapshot.vectors, snapshot.index, snapshot.model_info,
-            Path(snapshot.library_info["root"]), str(snapshot.library_info.get("commit", "")))
 
 
 class Searcher:
@@ -51,7 +45,7 @@ class Searcher:
         if not self._reload_lock.acquire(blocking=False):
             return self.library
         try:
-            fresh = Library(self.library.folder, *_snapshot_parts(self.library.folder))
+            fresh = Library.from_snapshot(read_snapshot(self.library.folder, attempts=RELOAD_ATTEMPTS))
             fresh.check_model(self.fingerprint, "the served model")
         except AudioretError as err:
             # The files of one marker do not change (a later commit moves in a new index.json last), so
@@ -72,8 +66,10 @@ class Searcher:
         library.check_model(opened.fingerprint, str(opened.folder))
         return cls(library, opened.model, opened.fingerprint)
 
-    def text(self, queries: Sequence[str], k: int = 10, library: Library | None = None) -> list[list[Hit]]:
-        """The k best files for each text query (empty queries are an error naming the line)."""
+    def text(self, queries: Sequence[str], k: int = 10, library: Library | None = None,
+             admit: Callable[[str], bool] | None = None) -> list[list[Hit]]:
+        """The k best files for each text query (empty queries are an error naming the line); `admit`
+        keeps only the files whose path it accepts."""
         for i, query in enumerate(queries):
             if not isinstance(query, str) or not query.strip():
                 raise AudioretError(f"query {i + 1} is empty; a query needs at least one word")
@@ -82,7 +78,7 @@ class Searcher:
         library = library or self.library
         with self._lock:
             vectors = self.model.encode_text(list(queries))
-        return library.search(vectors, k)
+        return library.search(vectors, k, admit=admit)
 
     def like(self, path: str | Path, k: int = 10) -> list[Hit]:
         """Files that sound like `path`: its stored vector if it is indexed, else it is embedded now."""
@@ -93,11 +89,12 @@ class Searcher:
                 vector = self.model.encode_audio([path])[0]
         return self.library.search(vector[None], k, exclude=[relative])[0]
 
-    def similar(self, item_id: int, k: int = 10, library: Library | None = None) -> list[Hit]:
+    def similar(self, item_id: int, k: int = 10, library: Library | None = None,
+                admit: Callable[[str], bool] | None = None) -> list[Hit]:
         """Files that sound like the file of indexed segment `item_id` (the file itself left out)."""
         library = library or self.library
         if not 0 <= item_id < len(library.items):
             raise KeyError(item_id)
         path = library.items[item_id].path
         vector = library.file_vector(path)
-        return library.search(np.asarray(vector)[None], k, exclude=[path])[0]
+        return library.search(np.asarray(vector)[None], k, exclude=[path], admit=admit)[0]

@@ -1,10 +1,14 @@
 """`audioret serve`: a JSON API and a web page over one index.
 
-    GET /                   the search page (search box, results with inline players, "more like this")
-    GET /search?q=&k=       text search
-    GET /similar?id=&k=&v=  files that sound like indexed segment `id`
-    GET /audio/{id}?v=      the audio file of indexed segment `id` (range requests, for seeking)
-    GET /health             index and model summary
+    GET /                      the search page (waveforms, one player, keyboard use, filters, pages)
+    GET /search?q=&k=&offset=  text search: results offset..offset+k-1 of the ranking, `has_more`
+    GET /similar?id=&k=&v=     files that sound like indexed segment `id` (offset too)
+                               both take folder=, min_duration=, max_duration= (seconds) filters
+    GET /peaks/{id}?v=         the waveform thumbnail of the file of segment `id`
+    GET /folders               every folder holding indexed files, with how many
+    GET /audio/{id}?v=         the audio file of indexed segment `id` (range requests, for seeking;
+                               download=1: as an attachment under its own name)
+    GET /health                index and model summary
 
 Only files listed in the index are ever read: a request names an integer id, never a path, and a file
 is served only while it is still a regular file inside the library folder with the size and mtime it
@@ -27,10 +31,12 @@ from importlib import resources
 from pathlib import Path
 from stat import S_ISREG
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
+from audioret.retrieval.fileinfo import FileInfo
 from audioret.retrieval.library import Hit, Item, Library
 from audioret.retrieval.search import Searcher
 from audioret.utils.errors import AudioretError
@@ -38,6 +44,7 @@ from audioret.utils.io import escape_name
 
 MAX_QUERY_CHARS = 300
 MAX_K = 100
+MAX_OFFSET = 10_000  # pages reach this far down a ranking
 AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg",
                ".opus": "audio/ogg", ".mp3": "audio/mpeg", ".aif": "audio/aiff", ".aiff": "audio/aiff"}
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -51,6 +58,38 @@ def allowed_hosts_for(bind: str, extra: Iterable[str] = ()) -> list[str]:
     if bind in ("0.0.0.0", "::", ""):
         hosts += [socket.gethostname(), socket.getfqdn()]
     return sorted({h.strip().lower().strip("[]") for h in [*hosts, *extra] if h.strip()})
+
+
+class ResultFilter:
+    """The folder= / min_duration= / max_duration= query parameters of /search and /similar."""
+
+    def __init__(self, folder: Annotated[str, Query(max_length=4096)] = "",
+                 min_duration: Annotated[float | None, Query(ge=0)] = None,
+                 max_duration: Annotated[float | None, Query(ge=0)] = None):
+        if min_duration is not None and max_duration is not None and min_duration > max_duration:
+            raise HTTPException(400, f"min_duration {min_duration} is above max_duration {max_duration}")
+        self.folder = folder.strip("/")
+        self.min_duration, self.max_duration = min_duration, max_duration
+
+    @property
+    def active(self) -> bool:
+        return bool(self.folder) or self.min_duration is not None or self.max_duration is not None
+
+    def admits(self, info: FileInfo | None) -> bool:
+        if info is None:
+            return False
+        if self.folder and not (info.folder == self.folder or info.folder.startswith(self.folder + "/")):
+            return False
+        if self.min_duration is not None and info.duration < self.min_duration:
+            return False
+        return self.max_duration is None or info.duration <= self.max_duration
+
+    def check(self, library: Library) -> None:
+        if self.folder and self.folder not in dict(library.files.folders()):
+            raise HTTPException(400, f"no indexed folder {escape_name(self.folder)!r}; GET /folders lists them")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"folder": self.folder, "min_duration": self.min_duration, "max_duration": self.max_duration}
 
 
 def create_app(searcher: Searcher, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS) -> FastAPI:
@@ -73,18 +112,17 @@ def create_app(searcher: Searcher, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS
             response.headers["Content-Security-Policy"] = page_policy
         return response
 
-    def results(library: Library, hits: list[Hit]) -> list[dict[str, Any]]:
-        version = f"v={library.commit}"
-        return [{**hit.to_json(absolute=False), "path": escape_name(hit.item.path),
-                 "audio": f"/audio/{hit.item.id}?{version}", "similar": f"/similar?id={hit.item.id}&{version}"}
-                for hit in hits]
-
-    def item_of(library: Library, item_id: int, version: str | None) -> Item:
-        if version is not None and version != library.commit:
-            raise HTTPException(409, "the index was updated since this result was found; search again")
-        if not 0 <= item_id < len(library.items):
-            raise HTTPException(404, f"no indexed segment with id {item_id}")
-        return library.items[item_id]
+    def result_page(library: Library, offset: int, k: int, filters: ResultFilter, skip: str | None,
+                    ranked: Any) -> dict[str, Any]:
+        """Results offset..offset+k-1 of a ranking; `ranked(n, admit)` gives its first n hits."""
+        filters.check(library)
+        admit = (lambda path: filters.admits(library.files.info(path))) if filters.active else None
+        hits = ranked(offset + k + 1, admit)
+        admitted = sum(filters.admits(row) for row in library.files.rows) if filters.active else len(library.files)
+        return {"offset": offset, "k": k, "has_more": len(hits) > offset + k,
+                "files": admitted - (skip is not None and (admit is None or admit(skip))),
+                "filters": filters.to_json(),
+                "results": [result_json(library, hit) for hit in hits[offset:offset + k]]}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index_page() -> str:
@@ -95,32 +133,64 @@ def create_app(searcher: Searcher, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS
         library = searcher.current()
         return {"status": "ok", "files": library.n_files, "segments": len(library.items),
                 "backend": library.index.backend, "model": library.model_info["fingerprint"],
-                "model_source": library.model_info.get("source")}
+                "model_source": library.model_info.get("source"), "waveforms": library.has_waveforms}
+
+    @app.get("/folders")
+    def folders() -> dict[str, Any]:
+        library = searcher.current()
+        return {"files": library.n_files,
+                "folders": [{"path": escape_name(path), "files": n} for path, n in library.files.folders()]}
 
     # Plain `def` endpoints run in FastAPI's thread pool; Searcher serialises the model calls. Each
     # request takes one snapshot of the index and answers from it alone.
     @app.get("/search")
     def search(q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
-               k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> dict[str, Any]:
+               k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+               offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+               filters: Annotated[ResultFilter, Depends()] = None) -> dict[str, Any]:
         if not q.strip():
             raise HTTPException(400, "the query is empty; type at least one word")
         library = searcher.current()
-        try:
-            hits = searcher.text([q], k, library)[0]
-        except AudioretError as err:
-            raise HTTPException(400, str(err)) from None
-        return {"query": q, "results": results(library, hits)}
+
+        def ranked(n: int, admit: Any) -> list[Hit]:
+            try:
+                return searcher.text([q], n, library, admit)[0]
+            except AudioretError as err:
+                raise HTTPException(400, str(err)) from None
+
+        return {"query": q, **result_page(library, offset, k, filters, None, ranked)}
 
     @app.get("/similar")
     def similar(id: Annotated[int, Query(ge=0)], k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,  # noqa: A002
-                v: str | None = None) -> dict[str, Any]:
+                v: str | None = None, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+                filters: Annotated[ResultFilter, Depends()] = None) -> dict[str, Any]:
         library = searcher.current()
         item = item_of(library, id, v)
-        hits = searcher.similar(id, k, library)
-        return {"id": id, "path": escape_name(item.path), "results": results(library, hits)}
+        page = result_page(library, offset, k, filters, item.path,
+                           lambda n, admit: searcher.similar(id, n, library, admit))
+        return {"id": id, "path": escape_name(item.path), **page}
+
+    @app.get("/peaks/{item_id}")
+    def peaks(item_id: int, v: str | None = None) -> dict[str, Any]:
+        library = searcher.current()
+        item = item_of(library, item_id, v)
+        values = library.files.peaks_of(item.path)
+        if values is None:
+            raise HTTPException(404, f"no waveform is stored for {escape_name(item.path)}; run `audioret index "
+                                     f"{escape_name(str(library.root))} --out {escape_name(str(library.folder))}` "
+                                     "to add waveforms")
+        return {"id": item_id, "path": escape_name(item.path), "duration": library.files.info(item.path).duration,
+                "peaks": peaks_json(values)}
+
+    def item_of(library: Library, item_id: int, version: str | None) -> Item:
+        if version is not None and version != library.commit:
+            raise HTTPException(409, "the index was updated since this result was found; search again")
+        if not 0 <= item_id < len(library.items):
+            raise HTTPException(404, f"no indexed segment with id {item_id}")
+        return library.items[item_id]
 
     @app.get("/audio/{item_id}")
-    def audio(item_id: int, request: Request, v: str | None = None) -> StreamingResponse:
+    def audio(item_id: int, request: Request, v: str | None = None, download: bool = False) -> StreamingResponse:
         library = searcher.current()
         item = item_of(library, item_id, v)
         fd, size = open_indexed_file(library, item)
@@ -129,16 +199,47 @@ def create_app(searcher: Searcher, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS
         except HTTPException:
             os.close(fd)
             raise
-        path = Path(item.path)
-        media = AUDIO_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
         headers = {"Accept-Ranges": "bytes", "Content-Length": str(last - first + 1)}
+        if download:
+            headers["Content-Disposition"] = attachment_header(Path(item.path).name)
         partial = request.headers.get("range") is not None
         if partial:
             headers["Content-Range"] = f"bytes {first}-{last}/{size}"
         return StreamingResponse(read_span(fd, first, last + 1), 206 if partial else 200, headers,
-                                 media_type=media or "application/octet-stream")
+                                 media_type=media_type(item.path))
 
     return app
+
+
+def result_json(library: Library, hit: Hit) -> dict[str, Any]:
+    """One result as the API gives it: the segment, its file's facts, waveform and links."""
+    path, item_id = hit.item.path, hit.item.id
+    info = library.files.info(path)
+    version = f"v={library.commit}"
+    values = library.files.peaks_of(path)
+    return {**hit.to_json(absolute=False), "path": escape_name(path), "name": escape_name(path.rpartition("/")[2]),
+            "folder": escape_name(info.folder), "full_path": escape_name(str(library.root / path)),
+            "duration": info.duration, "sample_rate": info.sample_rate, "channels": info.channels,
+            "format": info.format, "media_type": media_type(path),
+            "audio": f"/audio/{item_id}?{version}", "download": f"/audio/{item_id}?{version}&download=1",
+            "similar": f"/similar?id={item_id}&{version}", "peaks": None if values is None else peaks_json(values)}
+
+
+def peaks_json(values: Any) -> list[list[float]]:
+    return [[round(float(low), 3), round(float(high), 3)] for low, high in values]
+
+
+def media_type(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    return AUDIO_TYPES.get(suffix) or mimetypes.guess_type(f"x{suffix}")[0] or "application/octet-stream"
+
+
+def attachment_header(name: str) -> str:
+    """Content-Disposition for saving under the file's own name (RFC 6266: an ASCII fallback and the
+    UTF-8 name; a name that is not UTF-8 is saved under its escaped form)."""
+    name = escape_name(name)
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def host_name(header: str) -> str:
