@@ -356,6 +356,12 @@ def _stored_facts(table: FileTable | None, path: str) -> Facts | None:
     return None if info is None or peaks is None else (info, peaks)
 
 
+def _unread_facts(path: str, state: _FileState) -> Facts:
+    """A file listed from what its segments tell (duration), without format or waveform."""
+    info = FileInfo(path, state.size, state.mtime_ns, float(state.spans[-1][1]))
+    return info, np.zeros((PEAKS_PER_FILE, 2), np.int8)
+
+
 def _keep_facts(decoded: Iterator[_Decoded], described: dict[str, Facts]) -> Iterator[_Decoded]:
     for file in decoded:
         if file.facts is not None:
@@ -377,8 +383,7 @@ def _describe_missing(root: Path, files: dict[str, tuple[int, int]], known: dict
             return describe_file(root / path, path, state.size, state.mtime_ns)
         except (AudioretError, MemoryError, ValueError, OSError, RuntimeError):
             # Embedded earlier and unreadable now (changed since the walk, or gone): listed without a waveform.
-            info = FileInfo(path, state.size, state.mtime_ns, float(state.spans[-1][1]))
-            return info, np.zeros((PEAKS_PER_FILE, 2), np.int8)
+            return _unread_facts(path, state)
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="describe") as pool:
         for path, facts in zip(missing, pool.map(describe, missing), strict=True):
@@ -490,8 +495,7 @@ def _final_state(files: dict[str, tuple[int, int]], known: dict[str, _FileState]
         for start, end in state.spans:
             items.append(Item(len(items), path, state.size, state.mtime_ns, start, end))
         blocks.append(np.asarray(state.vectors, np.float32))
-        info, file_peaks = state.facts or (FileInfo(path, state.size, state.mtime_ns, float(state.spans[-1][1])),
-                                           np.zeros((PEAKS_PER_FILE, 2), np.int8))
+        info, file_peaks = state.facts or _unread_facts(path, state)
         rows.append(info)
         peaks.append(file_peaks)
     vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
