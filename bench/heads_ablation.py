@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audioret.config import HeadsConfig
+from audioret.config import HeadsConfig, load_recipe
 from audioret.data.manifest import ManifestRecord, read_manifest
 from audioret.eval.metrics import retrieval_metrics, targets_from_records
 from audioret.models import AudioTextModel
@@ -48,8 +48,10 @@ AISFX, YAMNET_EMBEDDING, POSTERIORS = slice(0, 512), slice(512, 512 + EMBEDDING_
 FIRST_SOURCES = {"megaglest", "hedgewars", "flightgear", "redeclipse"}
 SECOND_SOURCES = FIRST_SOURCES | {"wesnoth", "arcade", "openclonk", "widelands", "supertuxkart", "supertux", "lincity",
                                   "warzone", "heroes", "bzflag", "frozen-bubble", "neverball", "freedink", "lomiri"}
-BASE = HeadsConfig(epochs=20, batch_size=256, lr=1e-3, weight_decay=0.01, lock_text=True, feature_dropout=0.2,
-                   keep_best=False)
+#: The shipped recipe: its head settings are every row's base, its teacher and prior stand in for choices
+#: whose rows --only leaves out.
+SHIPPED = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / "audioret-sfx-small.yaml")
+BASE = dataclasses.replace(SHIPPED.heads, teacher_threshold=None, average_seeds=1)
 
 
 @dataclasses.dataclass
@@ -79,13 +81,12 @@ def main() -> None:
     teacher = Teacher(train, tables)
     means = measure(feature_rows(train, teacher), dev, tables, args)
     # The threshold the rest of the table builds on is the best teacher row's: a choice made on dev.
-    # (With --only leaving those rows out, the shipped recipe's values stand in.)
-    measured = [t for t in TEACHER_THRESHOLDS if f"  + teacher captions, p >= {t}" in means]
-    threshold = max(measured, key=lambda t: means[f"  + teacher captions, p >= {t}"]) if measured else 0.2
+    measured = [t for t in TEACHER_THRESHOLDS if teacher_label(t) in means]
+    threshold = max(measured, key=lambda t: means[teacher_label(t)]) if measured else SHIPPED.heads.teacher_threshold
     rows = prior_rows(teacher(threshold), threshold)
     means = measure(rows, dev, tables, args)
     measured = [row for row in rows if row.label in means]
-    prior = max(measured, key=lambda row: means[row.label]).prior if measured else {"weight": 1.0, "tau": 0.1}
+    prior = max(measured, key=lambda row: means[row.label]).prior if measured else SHIPPED.model.prior
     measure(training_rows(teacher(threshold), threshold, prior), dev, tables, args)
     if args.mpnet:
         table = FeatureTable(AudioTextModel(model_config("max", {"name": "minilm", "path": str(args.mpnet)})))
@@ -104,6 +105,10 @@ def main() -> None:
 
 
 TEACHER_THRESHOLDS = (0.5, 0.3, 0.2, 0.1)
+
+
+def teacher_label(threshold: float) -> str:
+    return f"  + teacher captions, p >= {threshold}"
 
 
 class Teacher:
@@ -137,7 +142,7 @@ def feature_rows(train: list[ManifestRecord], teacher: Teacher) -> list[Row]:
         Row("all, aiSFX + YAMNet embedding", train, columns=slice(0, 512 + EMBEDDING_DIM)),
         Row("all, aiSFX + YAMNet embedding + mean posteriors", train, pooling="mean"),
         Row("all, aiSFX + YAMNet embedding + max posteriors", train),
-        *[Row(f"  + teacher captions, p >= {t}", teacher(t)) for t in TEACHER_THRESHOLDS],
+        *[Row(teacher_label(t), teacher(t)) for t in TEACHER_THRESHOLDS],
     ]
 
 
