@@ -43,6 +43,19 @@ def _torch_threads():
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _torch_text_path():
+    """Searches and indexing in tests embed text with torch and write no ONNX export into the user's cache;
+    the tests of the ONNX path (tests/models/test_text_onnx.py, tests/retrieval/test_fast_search.py) lift this."""
+    previous = os.environ.get("AUDIORET_NO_ONNX")
+    os.environ["AUDIORET_NO_ONNX"] = "1"
+    yield
+    if previous is None:
+        os.environ.pop("AUDIORET_NO_ONNX", None)
+    else:
+        os.environ["AUDIORET_NO_ONNX"] = previous
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _offline_session():
     socket.socket.connect = _loopback_only
     yield

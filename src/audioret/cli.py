@@ -217,6 +217,7 @@ def index(
     except KeyboardInterrupt:
         err_console.print("interrupted: the batches embedded so far are kept; run the same command to resume")
         raise SystemExit(130) from None
+    _export_text_side(searcher_model, info)
     console.print(f"{report.folder}: {report.files} files, {report.segments} segments "
                   f"({report.embedded} embedded now, {report.unchanged} unchanged, {report.removed} removed) "
                   f"in {report.seconds:.1f} s")
@@ -225,6 +226,20 @@ def index(
     _print_left_out("unreadable files (skipped)", [f"{p}: {r}" for p, r in report.unreadable], report.problems_file)
     if shard:
         console.print(f"when every shard is done: audioret index --merge --out {out}")
+
+
+def _export_text_side(model, info: dict) -> None:
+    """Write the model's ONNX text export (torch is loaded here anyway), so later searches start fast."""
+    from audioret.models.text_onnx import export_text, onnx_disabled, warn
+
+    if onnx_disabled():
+        return
+    try:
+        export_text(model, info["source"], info["fingerprint"], replace_damaged=True)
+    except AudioretError as err:
+        warn(str(err))
+    except Exception as err:  # torch.onnx fails in many ways on unusual graphs; searches then use torch
+        warn(f"cannot export the text encoder to ONNX ({type(err).__name__}: {str(err)[:200]}); searches use torch")
 
 
 def _load_model_for_index(model_dir: Path | None, out: Path):
@@ -245,6 +260,8 @@ def search(
     like: Annotated[Path | None, typer.Option(help="search by example: an audio file")] = None,
     model: Annotated[Path | None, typer.Option(help="model folder (default: the one that built the index)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    no_onnx: Annotated[bool, typer.Option("--no-onnx", help="embed text with torch, not the cached ONNX export "
+                                          "(as AUDIORET_NO_ONNX=1)")] = False,
 ) -> None:
     """Rank the indexed sounds for a text query, a file of queries, or an example sound."""
     import json
@@ -255,16 +272,19 @@ def search(
         raise AudioretError('give exactly one of: a query in quotes, --queries FILE, or --like AUDIO_FILE')
     if k < 1:
         raise AudioretError(f"-k must be at least 1, got {k}")
-    searcher = Searcher.open(index_dir, model)
+    searcher = Searcher.open(index_dir, model, fast_text=not no_onnx)
     if queries is not None:
         lines = _read_queries(queries)
         for text, hits in zip(lines, searcher.text(lines, k), strict=True):
             print(json.dumps({"query": text, "results": [h.to_json() for h in hits]}))
+        _export_after_search(searcher)
         return
     hits = searcher.like(like, k) if like is not None else searcher.text([query], k)[0]
     label = f"sounds like {like}" if like is not None else query
     if json_out:
         print(json.dumps({"query": label, "results": [h.to_json() for h in hits]}))
+        if like is None:
+            _export_after_search(searcher)
         return
     table = Table("#", "score", "time", "path", title=f"{label}: top {len(hits)} of {searcher.library.n_files} files")
     from audioret.utils.io import escape_name
@@ -273,6 +293,15 @@ def search(
         table.add_row(str(rank), f"{hit.score:.3f}", f"{hit.item.start:.1f}-{hit.item.end:.1f} s",
                       escape_name(str(hit.path)))
     console.print(table)
+    if like is None:
+        _export_after_search(searcher)
+
+
+def _export_after_search(searcher) -> None:
+    """After a text search that needed torch: write the ONNX export, so that the next one does not."""
+    if searcher.text_encoder is None and searcher.model_loaded and searcher.prepare_fast_text():
+        err_console.print(f"note: wrote the ONNX text encoder to {searcher.text_encoder.folder}; the next searches "
+                          "start without torch", highlight=False)
 
 
 def _read_queries(path: Path) -> list[str]:
@@ -300,6 +329,7 @@ def serve(
     model: Annotated[Path | None, typer.Option(help="model folder (default: the one that built the index)")] = None,
     allowed_host: Annotated[list[str] | None, typer.Option(
         help="a further host name the page may be opened by (repeat; default: loopback and HOST)")] = None,
+    no_onnx: Annotated[bool, typer.Option("--no-onnx", help="embed queries with torch, not the ONNX export")] = False,
 ) -> None:
     """Serve the search page and JSON API of an index on http://HOST:PORT/ (re-indexing is picked up live)."""
     from audioret.retrieval.search import Searcher
@@ -307,7 +337,9 @@ def serve(
 
     if not 1 <= port <= 65535:
         raise AudioretError(f"--port must be a TCP port between 1 and 65535, got {port}")
-    searcher = Searcher.open(index_dir, model)
+    searcher = Searcher.open(index_dir, model, fast_text=not no_onnx)
+    if not no_onnx:
+        searcher.prepare_fast_text()  # written once if the cache lacks it; every query then skips torch
     console.print(f"serving {searcher.library.n_files} files of {searcher.library.root} on http://{host}:{port}/ "
                   "(Ctrl-C stops)")
     run_server(searcher, host, port, allowed_host or [])

@@ -28,12 +28,12 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from audioret.models.checkpoints import load_state_dict_strict
+from audioret.models.model_files import CONFIG_FILE, TEXT_FOLDER, WEIGHTS_FILE, stores_heads_only
 from audioret.models.registry import check_encoder_options, create_encoder, encoder_kind
 from audioret.utils.audio import load_audio, split_windows
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
 from audioret.utils.io import atomic_path, atomic_write
 
-CONFIG_FILE, WEIGHTS_FILE, TEXT_FOLDER = "config.json", "model.safetensors", "text"
 # Options that point at published weights; a saved model carries its own weights instead.
 BASE_WEIGHT_OPTIONS = ("checkpoint",)
 # config["stored_weights"]: "all" (default) saves every parameter; "heads" saves only the projections
@@ -222,7 +222,7 @@ class AudioTextModel(nn.Module):
 
     @property
     def stores_heads_only(self) -> bool:
-        return _stores_heads_only(self.config)
+        return stores_heads_only(self.config)
 
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -267,7 +267,7 @@ class AudioTextModel(nn.Module):
         except json.JSONDecodeError as err:
             raise DataFormatError(config_path, f"invalid JSON ({err.msg})", err.lineno) from None
         build = copy.deepcopy(config)
-        heads_only = _stores_heads_only(config)
+        heads_only = stores_heads_only(config)
         for option in BASE_WEIGHT_OPTIONS if not heads_only else ():
             build["audio"].pop(option, None)
         if (folder / TEXT_FOLDER).is_dir() and not heads_only:
@@ -290,7 +290,3 @@ class AudioTextModel(nn.Module):
         else:
             load_state_dict_strict(model, state, weights)
         return model
-
-
-def _stores_heads_only(config: dict[str, Any]) -> bool:
-    return config.get("stored_weights", "all") == "heads"

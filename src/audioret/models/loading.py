@@ -7,10 +7,13 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from audioret.models.audio_text import CONFIG_FILE, WEIGHTS_FILE, AudioTextModel
+from audioret.models.model_files import CONFIG_FILE, WEIGHTS_FILE
 from audioret.utils.errors import AudioretError, MissingFileError
+
+if TYPE_CHECKING:  # torch loads only when a model does
+    from audioret.models.audio_text import AudioTextModel
 
 
 def default_model_dir() -> Path:
@@ -71,6 +74,13 @@ class OpenedModel:
         return self.info["fingerprint"]
 
 
+def load_model_folder(folder: str | Path) -> AudioTextModel:
+    """The model of `folder` in eval mode (imports torch)."""
+    from audioret.models.audio_text import AudioTextModel
+
+    return AudioTextModel.from_pretrained(folder).eval()
+
+
 def open_model(model_dir: str | Path | None, recorded: dict[str, Any] | None = None) -> OpenedModel:
     """Resolve (given folder, else the one `recorded` in an index's model.json, else the default), load in
     eval mode and fingerprint a model.
@@ -81,5 +91,5 @@ def open_model(model_dir: str | Path | None, recorded: dict[str, Any] | None = N
     """
     folder = resolve_model_dir(model_dir, recorded)
     fingerprint = model_fingerprint(folder)
-    model = AudioTextModel.from_pretrained(folder).eval()
+    model = load_model_folder(folder)
     return OpenedModel(model, folder, describe_model(folder, model, fingerprint))

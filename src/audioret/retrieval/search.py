@@ -6,13 +6,17 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from audioret.models import AudioTextModel
-from audioret.models.loading import describe_model, open_model, resolve_model_dir
+from audioret.models.loading import describe_model, load_model_folder, model_fingerprint, resolve_model_dir
+from audioret.models.text_onnx import OnnxTextEncoder, TextCacheError, export_text, onnx_disabled, open_fast_text, warn
 from audioret.retrieval.library import Hit, Library, marker_of, read_snapshot
 from audioret.utils.errors import AudioretError
+
+if TYPE_CHECKING:  # torch loads only when the model does: a text search with an ONNX export never loads it
+    from audioret.models import AudioTextModel
 
 __all__ = ["Searcher", "describe_model", "resolve_model_dir"]  # the last two live in models.loading
 
@@ -25,12 +29,22 @@ class Searcher:
 
     `current()` picks up a newer commit of the index folder (its index.json changed) without a restart;
     each method works on one snapshot from start to end, passed in or taken once.
+
+    Text queries go to `text_encoder` (the model's ONNX export, `models.text_onnx`) when there is one; the
+    torch model is then loaded (by `load_model`) only when audio must be embedded.
     """
 
-    def __init__(self, library: Library, model: AudioTextModel, fingerprint: str | None = None):
-        self.library, self.model = library, model
+    def __init__(self, library: Library, model: AudioTextModel | None = None, fingerprint: str | None = None,
+                 text_encoder: OnnxTextEncoder | None = None,
+                 load_model: Callable[[], AudioTextModel] | None = None, model_folder: Path | None = None):
+        if model is None and load_model is None:
+            raise ValueError("a Searcher needs a model or a way to load one")
+        self.library, self._model, self._load_model = library, model, load_model
+        self.text_encoder, self.model_folder = text_encoder, model_folder
         self.fingerprint = fingerprint or library.model_info["fingerprint"]
+        self._export_blocked = False  # a damaged export is reported, never overwritten by a reader
         self._lock = threading.Lock()
+        self._model_lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._marker = marker_of(library.folder)
         self._failed_marker: tuple[int, int, int] | None = None
@@ -59,12 +73,56 @@ class Searcher:
             self._reload_lock.release()
         return self.library
 
+    @property
+    def model(self) -> AudioTextModel:
+        """The torch model, loaded on first use."""
+        if self._model is None:
+            with self._model_lock:
+                if self._model is None:
+                    self._model = self._load_model()
+        return self._model
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._model is not None
+
     @classmethod
-    def open(cls, index_dir: str | Path, model_dir: str | Path | None = None) -> Searcher:
+    def open(cls, index_dir: str | Path, model_dir: str | Path | None = None, fast_text: bool = True) -> Searcher:
+        """The index and its model; with `fast_text` (and no AUDIORET_NO_ONNX), text queries use the model's
+        ONNX export when the cache holds one, and torch is not loaded for them."""
         library = Library.open(index_dir)
-        opened = open_model(model_dir, library.model_info)
-        library.check_model(opened.fingerprint, str(opened.folder))
-        return cls(library, opened.model, opened.fingerprint)
+        folder = resolve_model_dir(model_dir, library.model_info)
+        fingerprint = model_fingerprint(folder)
+        library.check_model(fingerprint, str(folder))
+        text_encoder, blocked = None, not fast_text
+        if fast_text:
+            try:
+                text_encoder = open_fast_text(folder, fingerprint)
+            except TextCacheError as err:
+                warn(f"{err}; searching with torch meanwhile")
+                blocked = True
+        searcher = cls(library, None, fingerprint, text_encoder, lambda: load_model_folder(folder), folder)
+        searcher._export_blocked = blocked
+        return searcher
+
+    def prepare_fast_text(self) -> bool:
+        """Export the text side to ONNX (loading the torch model if needed) when the cache lacks it, and use
+        it from now on; False when it cannot be (unsupported model, opt-out, damaged export: warned)."""
+        if self.text_encoder is not None:
+            return True
+        if self._export_blocked or self.model_folder is None or onnx_disabled():
+            return False
+        self._export_blocked = True  # one try per process
+        try:
+            folder = export_text(self.model, self.model_folder, self.fingerprint)
+            if folder is not None:
+                self.text_encoder = OnnxTextEncoder(folder)
+        except AudioretError as err:
+            warn(str(err))
+        except Exception as err:  # torch.onnx fails in many ways on unusual graphs; torch still answers
+            warn(f"cannot export the text encoder to ONNX ({type(err).__name__}: {str(err)[:200]}); "
+                 "searching with torch")
+        return self.text_encoder is not None
 
     def text(self, queries: Sequence[str], k: int = 10, library: Library | None = None,
              admit: Callable[[str], bool] | None = None) -> list[list[Hit]]:
@@ -76,8 +134,9 @@ class Searcher:
             if any("\ud800" <= char <= "\udfff" for char in query):  # bytes that were not UTF-8 (surrogateescape)
                 raise AudioretError(f"query {i + 1} is not valid UTF-8 text; type it again in a UTF-8 terminal")
         library = library or self.library
+        encoder = self.text_encoder or self.model
         with self._lock:
-            vectors = self.model.encode_text(list(queries))
+            vectors = encoder.encode_text(list(queries))
         return library.search(vectors, k, admit=admit)
 
     def like(self, path: str | Path, k: int = 10) -> list[Hit]:
