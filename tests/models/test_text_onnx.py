@@ -13,6 +13,7 @@ import torch
 from audioret.models import AudioTextModel
 from audioret.models import text_onnx as fast
 from audioret.models.loading import default_model_dir, load_model_folder, model_fingerprint
+from audioret.utils.io import FILE_MODE
 from models.tiny import WORDS, make_text_model
 
 AWKWARD = ["a dog barks", "x", " ".join(WORDS * 4),  # one letter; far longer than max_length 32
@@ -41,6 +42,8 @@ def test_the_export_gives_the_torch_query_vectors_of_awkward_queries(tiny_folder
     folder = fast.export_text(model, tiny_folder, model_fingerprint(tiny_folder))
     encoder = fast.open_fast_text(tiny_folder, model_fingerprint(tiny_folder))
     assert folder is not None and encoder is not None and encoder.folder == folder
+    assert {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()} == dict.fromkeys(
+        [fast.GRAPH_FILE, fast.WEIGHTS_DATA_FILE, fast.TOKENIZER_FILE, fast.META_FILE], FILE_MODE)
     # The same truncation: the long query keeps exactly max_length tokens on both sides.
     ids = encoder.tokenizer.encode_batch([" ".join(WORDS * 4)])[0].ids
     assert ids == model.tokenize([" ".join(WORDS * 4)])["input_ids"][0].tolist() and len(ids) == 32

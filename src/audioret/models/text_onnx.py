@@ -274,8 +274,9 @@ def _write_export(model: AudioTextModel, folder: Path, key: str) -> None:
     if gap > MAX_COSINE_GAP:
         raise AudioretError(f"the ONNX export of the text encoder strays from torch (1 - cosine {gap:.2e} > "
                             f"{MAX_COSINE_GAP:.0e}); searching with torch")
-    for path in folder.iterdir():
+    for path in folder.iterdir():  # onnx writes its weights file private; the others are the usual mode
         with open(path, "rb") as handle:
+            os.fchmod(handle.fileno(), FILE_MODE)
             os.fsync(handle.fileno())
 
 
