@@ -6,7 +6,8 @@ each on the torch text path and on the ONNX export (`audioret.models.text_onnx`)
 
 One-off: wall time of `audioret search --index IDX "QUERY" --json` in a new interpreter (imports, model or
 export load, one query, printing), median of --repeats runs after one unmeasured run that warms the disk
-cache and writes the export if it is missing. Torch path: AUDIORET_NO_ONNX=1. Thread counts are left as
+cache and writes the export if it is missing; CPU s is the same runs' user + system time (all threads), which a
+busy machine inflates less than the wall time. Torch path: AUDIORET_NO_ONNX=1. Thread counts are left as
 the environment sets them (the issue measured with OMP_NUM_THREADS unset).
 
 Server: the search endpoint through FastAPI's TestClient in this process (no sockets), p50 and p90 of
@@ -19,6 +20,7 @@ import argparse
 import csv
 import importlib.util
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,18 +50,22 @@ def arcade_index(workdir: Path) -> Path:
     return out
 
 
-def one_off_seconds(index: Path, torch_path: bool, repeats: int) -> float:
+def one_off_seconds(index: Path, torch_path: bool, repeats: int) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds (user + system, all threads) of a one-off search."""
     env = {k: v for k, v in os.environ.items() if k != "AUDIORET_NO_ONNX"}
     if torch_path:
         env["AUDIORET_NO_ONNX"] = "1"
     command = [*audioret_command(), "search", "--index", str(index), QUERY, "--json"]
-    times = []
+    times, cpu = [], []
     for run in range(repeats + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if run:  # the first run warms the disk cache (and writes a missing export)
             times.append(time.perf_counter() - start)
-    return statistics.median(times)
+            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def server_milliseconds(index: Path, torch_path: bool, queries: list[str]) -> tuple[float, float]:
@@ -100,11 +106,12 @@ def main() -> None:
         index = args.index or arcade_index(workdir)
         queries = captions(args.server_queries + WARMUP)
         print(f"index {index}; {os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
-        print(f"{'text path':<10} {'one-off search s (median)':>26} {'server p50 ms':>14} {'server p90 ms':>14}")
+        print(f"{'text path':<10} {'one-off wall s':>15} {'one-off CPU s':>14} {'server p50 ms':>14} "
+              f"{'server p90 ms':>14}")
         for name, torch_path in (("torch", True), ("onnx", False)):
-            seconds = one_off_seconds(index, torch_path, args.repeats)
+            seconds, cpu = one_off_seconds(index, torch_path, args.repeats)
             p50, p90 = server_milliseconds(index, torch_path, queries)
-            print(f"{name:<10} {seconds:>26.2f} {p50:>14.1f} {p90:>14.1f}", flush=True)
+            print(f"{name:<10} {seconds:>15.2f} {cpu:>14.2f} {p50:>14.1f} {p90:>14.1f}", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
