@@ -74,3 +74,26 @@ def test_the_first_search_writes_a_missing_export_and_a_damaged_one_is_left_to_t
     err = capsys.readouterr().err
     assert f"{folder}" in err and "delete that folder" in err and "wrote" not in err
     assert (folder / fast.GRAPH_FILE).read_bytes() == b"not a graph"  # a search never repairs it
+
+
+def test_the_server_answers_text_from_the_export_and_loads_torch_only_for_audio(sound_library, tmp_path, model_dir,
+                                                                                  cache):
+    from fastapi.testclient import TestClient
+
+    from audioret.retrieval.search import Searcher
+    from audioret.retrieval.server import create_app
+
+    out = tmp_path / "idx"
+    assert main(["index", str(sound_library), "--out", str(out), "--model", str(model_dir)]) == 0
+    searcher = Searcher.open(out)
+    assert searcher.text_encoder is not None and searcher.prepare_fast_text()
+    http = TestClient(create_app(searcher), base_url="http://127.0.0.1")
+    answer = http.get("/search", params={"q": "birds sing", "k": 3})
+    assert answer.status_code == 200 and len(answer.json()["results"]) == 3
+    assert not searcher.model_loaded
+    hits = searcher.like(sound_library / "doors" / "slam.wav", k=2)  # an indexed file: its stored vector
+    assert len(hits) == 2 and not searcher.model_loaded
+    outside = tmp_path / "new.wav"
+    outside.write_bytes((sound_library / "doors" / "slam.wav").read_bytes())
+    assert len(searcher.like(outside, k=2)) == 2 and searcher.model_loaded  # audio to embed: torch now
+    assert not Searcher.open(out, fast_text=False).text_encoder
