@@ -250,7 +250,9 @@ def _write_export(model: AudioTextModel, folder: Path, key: str) -> None:
     model.eval()
     text = model.text
     wrapper = _text_side_module(model)
-    probe = text.tokenize(list(PROBE_QUERIES[:2]))  # two lengths, so padding is part of the traced graph
+    device = next(model.parameters()).device  # `index --device cuda` traces there; the file holds CPU tensors
+    # Two lengths, so that padding is part of the traced graph.
+    probe = {k: v.to(device) for k, v in text.tokenize(list(PROBE_QUERIES[:2])).items()}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the tracer's notes on constant shapes, not the user's concern
         torch.onnx.export(wrapper, (probe["input_ids"], probe["attention_mask"]), str(folder / GRAPH_FILE),
