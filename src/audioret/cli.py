@@ -195,6 +195,8 @@ def index(
     batch_size: Annotated[int, typer.Option(help="segments embedded per batch")] = 16,
     workers: Annotated[int, typer.Option(help="decoding threads")] = 4,
     backend: Annotated[str, typer.Option(help="auto (exact to 100k, IVF above), flat, ivf, hnsw")] = "auto",
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="train the search structure afresh (an update "
+                                          "otherwise keeps the trained IVF cells until the index doubles)")] = False,
 ) -> None:
     """Embed a folder of sounds into an index; re-running embeds only new or changed files."""
     from audioret.retrieval.indexer import check_options, index_folder, merge_shards, parse_shard, shard_folder
@@ -213,13 +215,13 @@ def index(
     searcher_model, info = _load_model_for_index(model, out)
     try:
         report = index_folder(audio_dir, shard_folder(out, part) if part else out, searcher_model, info, part,
-                              batch_size, workers, backend)
+                              batch_size, workers, backend, rebuild=rebuild)
     except KeyboardInterrupt:
         err_console.print("interrupted: the batches embedded so far are kept; run the same command to resume")
         raise SystemExit(130) from None
     console.print(f"{report.folder}: {report.files} files, {report.segments} segments "
                   f"({report.embedded} embedded now, {report.unchanged} unchanged, {report.removed} removed) "
-                  f"in {report.seconds:.1f} s")
+                  f"in {report.seconds:.1f} s; search structure {report.structure}")
     if report.ignored:
         console.print(f"ignored {len(report.ignored)} files without an audio extension, e.g. {report.ignored[0]}")
     _print_left_out("unreadable files (skipped)", [f"{p}: {r}" for p, r in report.unreadable], report.problems_file)

@@ -96,11 +96,10 @@ def test_a_full_disk_keeps_what_was_done_and_says_so(library_copy, tmp_path, mod
 
 
 @pytest.mark.parametrize(("name", "damage", "words"), [
-    ("embeddings.npy", "truncate", ["embeddings.npy is not the one index.json describes"]),
-    ("embeddings.npy", "delete", ["embeddings.npy is missing"]),
+    ("vectors.faiss", "delete", ["vectors.faiss is missing"]),
     ("ids.json", "truncate", ["ids.json is not the one"]),
     ("ids.json", "delete", ["ids.json is missing"]),
-    ("vectors.faiss", "truncate", ["vectors.faiss is not the one"]),
+    ("vectors.faiss", "truncate", ["vectors.faiss is not the one index.json describes"]),
     ("items.jsonl", "delete", ["items.jsonl is missing"]),
     ("model.json", "truncate", ["model.json: not a valid model record"]),
     ("model.json", "delete", ["model.json is missing"]),
