@@ -424,3 +424,16 @@ def test_a_folder_with_the_old_second_copy_of_the_vectors_opens_and_loses_it_at_
         Library.open(out)
     build(library_copy, out, model, model_dir)  # repairs: the damaged copy is not needed
     assert not (out / "embeddings.npy").exists() and by_path(out).keys() == before.keys()
+
+
+def test_a_batch_of_queries_ranks_as_each_query_alone(sound_library, tmp_path, model, model_dir):
+    build(sound_library, tmp_path / "idx", model, model_dir)
+    library = Library.open(tmp_path / "idx")
+    queries = model.encode_text(["an engine", "water dripping", "a door slams", "birds"])
+    skips = [None, "water/drip.wav", None, "engines/idle.wav"]
+    admit = lambda path: not path.startswith("doors/")  # noqa: E731 - a filter, as the server passes one
+    together = library.search(queries, k=3, exclude=skips, admit=admit)
+    alone = [library.search(q[None], k=3, exclude=[s], admit=admit)[0] for q, s in zip(queries, skips, strict=True)]
+    as_rows = lambda results: [[(h.item.id, round(h.score, 6)) for h in hits] for hits in results]  # noqa: E731
+    assert as_rows(together) == as_rows(alone)
+    assert all(len({h.item.path for h in hits}) == len(hits) == 3 for hits in together)  # one segment per file

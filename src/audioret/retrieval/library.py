@@ -660,19 +660,25 @@ class Library:
         only files whose path it accepts are returned (filters).
         """
         queries = np.atleast_2d(np.asarray(queries, np.float32))
-        results = []
-        for row, query in enumerate(queries):
-            skip = exclude[row] if exclude is not None else None
-            results.append(self._search_one(query, k, per_file, skip, admit))
-        return results
+        skips = list(exclude) if exclude is not None else [None] * len(queries)
+        # Every query in one FAISS call (one matrix product for exact search, the thread pool for IVF);
+        # only the queries whose top is crowded by segments of one file or by filtered files go again.
+        first = self._candidates(queries, k + 1)
+        return [self._hits(query, candidates, k, per_file, skip, admit)
+                for query, candidates, skip in zip(queries, first, skips, strict=True)]
 
-    def _search_one(self, query: np.ndarray, k: int, per_file: bool, skip: str | None,
-                    admit: Callable[[str], bool] | None) -> list[Hit]:
-        fetch = k
+    def _candidates(self, queries: np.ndarray, fetch: int) -> list[list[tuple[float, int]]]:
+        fetch = min(fetch, len(self.items)) or 1
+        scores, ids = self.index.search(queries, fetch)
+        return [list(zip(row_scores.tolist(), row_ids, strict=False)) for row_scores, row_ids in zip(scores, ids,
+                                                                                                     strict=True)]
+
+    def _hits(self, query: np.ndarray, candidates: list[tuple[float, int]], k: int, per_file: bool,
+              skip: str | None, admit: Callable[[str], bool] | None) -> list[Hit]:
+        fetch = len(candidates)
         while True:
-            scores, ids = self.index.search(query[None], min(fetch + (1 if skip else 0), len(self.items)) or 1)
             hits, seen = [], set()
-            for score, item_id in zip(scores[0], ids[0], strict=False):
+            for score, item_id in candidates:
                 item = self.items[item_id]
                 if item.path == skip or (per_file and item.path in seen) or (admit and not admit(item.path)):
                     continue
@@ -682,6 +688,7 @@ class Library:
             if len(hits) >= k or fetch >= len(self.items):
                 return hits[:k]
             fetch *= 4
+            candidates = self._candidates(query[None], fetch)[0]
 
 
 def read_items(path: Path) -> list[Item]:
