@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audioret import AudioretError
 from audioret.retrieval import indexer as indexer_module
@@ -437,3 +439,18 @@ def test_a_batch_of_queries_ranks_as_each_query_alone(sound_library, tmp_path, m
     as_rows = lambda results: [[(h.item.id, round(h.score, 6)) for h in hits] for hits in results]  # noqa: E731
     assert as_rows(together) == as_rows(alone)
     assert all(len({h.item.path for h in hits}) == len(hits) == 3 for hits in together)  # one segment per file
+
+
+@settings(max_examples=60, deadline=None)
+@given(path=st.text(min_size=1, max_size=40), start=st.floats(0, 1e6), size=st.integers(0, 2**62))
+def test_items_are_written_as_json_dumps_writes_them(tmp_path_factory, path, start, size):
+    from dataclasses import asdict
+
+    from audioret.retrieval.library import Item, read_items, write_items
+
+    items = [Item(0, path, size, 1_700_000_000_123_456_789, start, start + 10.0), Item(1, "a/b.wav", 1, 2, 0.0, 5)]
+    target = tmp_path_factory.mktemp("items") / "items.jsonl"
+    write_items(target, items)
+    assert target.read_text() == "".join(json.dumps(asdict(i)) + "\n" for i in [items[0], Item(1, "a/b.wav", 1, 2,
+                                                                                                 0.0, 5.0)])
+    assert read_items(target) == items
