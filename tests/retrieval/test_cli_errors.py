@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from audioret.cli import main
 from audioret.retrieval.library import IndexStore, Library
@@ -46,6 +47,9 @@ def index_argv(library: Path, out: Path, model_dir: Path, *extra: str) -> list[s
     (["--batch-size", "-4"], ["--batch-size must be at least 1"]),
     (["--workers", "0"], ["--workers must be at least 1"]),
     (["--backend", "bogus"], ["unknown index backend 'bogus'", "flat"]),
+    (["--device", "gpu9"], ["--device 'gpu9' is not a device", "cuda:N"]),
+    (["--device", "meta"], ["only cpu and cuda are supported"]),
+    *([(["--device", "cuda"], ["no CUDA GPU", "--device cpu"])] if not torch.cuda.is_available() else []),
 ])
 def test_bad_options_are_refused_before_any_work(sound_library, tmp_path, model_dir, capsys, extra, words):
     out = tmp_path / "idx"
