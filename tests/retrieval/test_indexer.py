@@ -454,3 +454,20 @@ def test_items_are_written_as_json_dumps_writes_them(tmp_path_factory, path, sta
     assert target.read_text() == "".join(json.dumps(asdict(i)) + "\n" for i in [items[0], Item(1, "a/b.wav", 1, 2,
                                                                                                  0.0, 5.0)])
     assert read_items(target) == items
+
+
+def test_a_second_merge_updates_the_merged_index_in_place(library_copy, tmp_path, model, model_dir):
+    out = tmp_path / "sharded"
+    for i in (1, 2):
+        build(library_copy, shard_folder(out, (i, 2)), model, model_dir, shard=(i, 2))
+    assert merge_shards(out).structure == "built"
+    write_sound(library_copy / "new" / "chime.wav", 2.0, 1500.0)
+    (library_copy / "water" / "drip.wav").unlink()
+    for i in (1, 2):  # only the shard that holds a changed file embeds anything
+        build(library_copy, shard_folder(out, (i, 2)), model, model_dir, shard=(i, 2))
+    report = merge_shards(out)
+    assert report.structure == "updated" and report.files == 8
+    build(library_copy, tmp_path / "one", model, model_dir)
+    assert by_path(out).keys() == by_path(tmp_path / "one").keys()
+    for key, vector in by_path(tmp_path / "one").items():
+        np.testing.assert_allclose(by_path(out)[key], vector, atol=1e-5)

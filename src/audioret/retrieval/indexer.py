@@ -320,6 +320,7 @@ def merge_shards(out: str | Path, backend: str = "auto") -> IndexReport:
     model_info, root = stores[0].model_info(), Path(stores[0].library_info()["root"])
     with _write_errors_explained(out), IndexStore(out).writing() as target:
         target.claim(model_info, root)
+        _reuse_committed(known, _known_files(target))
         files = {path: (state.size, state.mtime_ns) for path, state in known.items()}
         _describe_missing(root, files, known)
         items, vectors, kept, table = _final_state(files, known, model_info["embed_dim"], target.folder)
@@ -347,6 +348,16 @@ def _known_files(store: IndexStore) -> dict[str, _FileState]:
     for batch_items, batch_vectors, partial in store.pending():
         _remember(known, batch_items, batch_vectors, partial)
     return known
+
+
+def _reuse_committed(known: dict[str, _FileState], committed: dict[str, _FileState]) -> None:
+    """Point the files that the target index already holds unchanged (same size, mtime and segments) at
+    its committed rows, so that a merge into it updates its index in place instead of rebuilding it."""
+    for path, state in known.items():
+        held = committed.get(path)
+        if held is not None and isinstance(held.vectors, _CommittedRows) and \
+                (held.size, held.mtime_ns, held.spans) == (state.size, state.mtime_ns, state.spans):
+            state.vectors = held.vectors
 
 
 def _remember(known: dict[str, _FileState], items: list[Item], vectors: np.ndarray,
