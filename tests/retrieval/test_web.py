@@ -99,10 +99,14 @@ def page(browser, server_url):
     page.set_default_timeout(15_000)
     errors = []
     page.on("pageerror", lambda err: errors.append(str(err)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and "CSP" in msg.text else None)
+    # Anything the page's Content-Security-Policy refused (an inline style attribute, a script) is a bug.
+    page.add_init_script("window.refused = []; document.addEventListener('securitypolicyviolation',"
+                         " (e) => window.refused.push(`${e.violatedDirective} ${e.blockedURI} ${e.sample}`));")
     yield page
+    refused = page.evaluate("window.refused") if not page.is_closed() else []
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not refused, f"the page's Content-Security-Policy refused: {refused}"
 
 
 @pytest.fixture(scope="module")
