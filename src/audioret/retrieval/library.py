@@ -696,15 +696,26 @@ def read_items(path: Path) -> list[Item]:
 
 
 def parse_items(data: bytes, path: Path) -> list[Item]:
-    items = []
-    for line_no, line in enumerate(data.splitlines(), 1):
-        try:
-            items.append(Item(**json.loads(line.decode("utf-8"))))
-        except (UnicodeDecodeError, ValueError, TypeError) as err:
-            raise DataFormatError(path, f"not an index item ({err})", line_no) from None
-        if items[-1].id != len(items) - 1:
-            raise DataFormatError(path, f"item id {items[-1].id} out of order", line_no)
+    """The items of an items.jsonl; the first bad line is named. Read as one JSON array (half the
+    time of one json.loads per line, seconds at a million segments); a file that does not parse that
+    way is read again line by line to say where it is wrong."""
+    lines = data.splitlines()
+    try:
+        rows = json.loads(b"[" + b",".join(lines) + b"]")
+        items = [Item(**row) for row in rows]
+    except (UnicodeDecodeError, ValueError, TypeError):
+        items = [_parse_item(line, path, line_no) for line_no, line in enumerate(lines, 1)]
+    for line_no, item in enumerate(items, 1):
+        if item.id != line_no - 1:
+            raise DataFormatError(path, f"item id {item.id} out of order", line_no)
     return items
+
+
+def _parse_item(line: bytes, path: Path, line_no: int) -> Item:
+    try:
+        return Item(**json.loads(line.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError, TypeError) as err:
+        raise DataFormatError(path, f"not an index item ({err})", line_no) from None
 
 
 def write_items(path: Path, items: Sequence[Item]) -> None:
