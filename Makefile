@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo demo-sources sfx-sources default-model clean
+.PHONY: install test lint web-test-deps screenshot demo demo-sources sfx-sources default-model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+# axe-core for the search page's accessibility check, exactly as the lock file pins it (npm ci, from npm's
+# cache when it has it). `make test` installs it wherever npm is; without it that one check is skipped,
+# or fails under AUDIORET_REQUIRE_BROWSER=1 (CI).
+NPM := $(shell command -v npm 2>/dev/null)
+AXE := tests/web/node_modules/axe-core/axe.min.js
+
+web-test-deps: $(AXE)
+
+$(AXE): tests/web/package.json tests/web/package-lock.json
+	npm ci --prefix tests/web --prefer-offline --no-audit --no-fund
+	touch $@
+
+test: $(STAMP) $(if $(NPM),web-test-deps)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -36,6 +48,10 @@ lint: $(STAMP)
 
 demo: $(STAMP) demo-sources
 	$(BIN)/audioret demo
+
+# docs/search-page.png, the README's picture of the search page, from the demo library (needs chromium).
+screenshot: $(STAMP) demo-sources
+	$(BIN)/python bench/screenshot_page.py --out docs/search-page.png
 
 # $(call unpack_debs,FOLDER,SOURCE:PACKAGE ...): apt-get download each Debian package once into FOLDER/debs
 # and unpack it, without installing, into FOLDER/SOURCE (a half-unpacked folder never takes that name).

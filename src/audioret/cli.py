@@ -195,6 +195,10 @@ def index(
     batch_size: Annotated[int, typer.Option(help="segments embedded per batch")] = 16,
     workers: Annotated[int, typer.Option(help="decoding threads")] = 4,
     backend: Annotated[str, typer.Option(help="auto (exact to 100k, IVF above), flat, ivf, hnsw")] = "auto",
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="train the search structure afresh (an update "
+                                          "otherwise keeps the trained IVF cells until the index doubles)")] = False,
+    device: Annotated[str, typer.Option(help="where the model runs: auto (cuda when there is one), cpu, cuda, "
+                                        "cuda:N")] = "auto",
 ) -> None:
     """Embed a folder of sounds into an index; re-running embeds only new or changed files."""
     from audioret.retrieval.indexer import check_options, index_folder, merge_shards, parse_shard, shard_folder
@@ -210,17 +214,19 @@ def index(
     if audio_dir is None:
         raise AudioretError("give the folder of sounds to index: audioret index AUDIO_DIR --out INDEX_DIR")
     part = parse_shard(shard) if shard else None
+    target = _torch_device(device)
     searcher_model, info = _load_model_for_index(model, out)
+    searcher_model.to(target)
     try:
         report = index_folder(audio_dir, shard_folder(out, part) if part else out, searcher_model, info, part,
-                              batch_size, workers, backend)
+                              batch_size, workers, backend, rebuild=rebuild)
     except KeyboardInterrupt:
         err_console.print("interrupted: the batches embedded so far are kept; run the same command to resume")
         raise SystemExit(130) from None
     _export_text_side(searcher_model, info)
     console.print(f"{report.folder}: {report.files} files, {report.segments} segments "
                   f"({report.embedded} embedded now, {report.unchanged} unchanged, {report.removed} removed) "
-                  f"in {report.seconds:.1f} s")
+                  f"in {report.seconds:.1f} s; search structure {report.structure}")
     if report.ignored:
         console.print(f"ignored {len(report.ignored)} files without an audio extension, e.g. {report.ignored[0]}")
     _print_left_out("unreadable files (skipped)", [f"{p}: {r}" for p, r in report.unreadable], report.problems_file)
@@ -240,6 +246,25 @@ def _export_text_side(model, info: dict) -> None:
         warn(str(err))
     except Exception as err:  # torch.onnx fails in many ways on unusual graphs; searches then use torch
         warn(f"cannot export the text encoder to ONNX ({type(err).__name__}: {str(err)[:200]}); searches use torch")
+
+
+def _torch_device(name: str):
+    """`auto`, `cpu`, `cuda` or `cuda:N`, checked before the model is loaded."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise AudioretError(f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise AudioretError(f"--device {name}: this machine has no CUDA GPU that torch can use; use --device cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise AudioretError(f"--device {name}: only {torch.cuda.device_count()} CUDA devices here")
+    if device.type not in ("cpu", "cuda"):
+        raise AudioretError(f"--device {name}: only cpu and cuda are supported")
+    return device
 
 
 def _load_model_for_index(model_dir: Path | None, out: Path):

@@ -9,9 +9,10 @@ from audioret.cli import main
 
 def test_index_then_search_text_queries_and_example(sound_library, tmp_path, capsys, model_dir):
     out = tmp_path / "idx"
-    assert main(["index", str(sound_library), "--out", str(out), "--model", str(model_dir)]) == 0
+    assert main(["index", str(sound_library), "--out", str(out), "--model", str(model_dir), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     assert "8 files, 10 segments (8 embedded now, 0 unchanged, 0 removed)" in printed
+    assert "search structure built" in printed
 
     assert main(["search", "--index", str(out), "rain falls", "-k", "3", "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)

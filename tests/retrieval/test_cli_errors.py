@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from audioret.cli import main
 from audioret.retrieval.library import IndexStore, Library
@@ -46,6 +47,9 @@ def index_argv(library: Path, out: Path, model_dir: Path, *extra: str) -> list[s
     (["--batch-size", "-4"], ["--batch-size must be at least 1"]),
     (["--workers", "0"], ["--workers must be at least 1"]),
     (["--backend", "bogus"], ["unknown index backend 'bogus'", "flat"]),
+    (["--device", "gpu9"], ["--device 'gpu9' is not a device", "cuda:N"]),
+    (["--device", "meta"], ["only cpu and cuda are supported"]),
+    *([(["--device", "cuda"], ["no CUDA GPU", "--device cpu"])] if not torch.cuda.is_available() else []),
 ])
 def test_bad_options_are_refused_before_any_work(sound_library, tmp_path, model_dir, capsys, extra, words):
     out = tmp_path / "idx"
@@ -96,11 +100,10 @@ def test_a_full_disk_keeps_what_was_done_and_says_so(library_copy, tmp_path, mod
 
 
 @pytest.mark.parametrize(("name", "damage", "words"), [
-    ("embeddings.npy", "truncate", ["embeddings.npy is not the one index.json describes"]),
-    ("embeddings.npy", "delete", ["embeddings.npy is missing"]),
+    ("vectors.faiss", "delete", ["vectors.faiss is missing"]),
     ("ids.json", "truncate", ["ids.json is not the one"]),
     ("ids.json", "delete", ["ids.json is missing"]),
-    ("vectors.faiss", "truncate", ["vectors.faiss is not the one"]),
+    ("vectors.faiss", "truncate", ["vectors.faiss is not the one index.json describes"]),
     ("items.jsonl", "delete", ["items.jsonl is missing"]),
     ("model.json", "truncate", ["model.json: not a valid model record"]),
     ("model.json", "delete", ["model.json is missing"]),

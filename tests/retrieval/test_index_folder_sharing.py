@@ -125,14 +125,14 @@ def test_a_commit_half_moved_into_place_is_refused_until_a_writer_repairs_it(
     monkeypatch.setattr(IndexStore, "roll_forward", lambda self: None)
     build(library_copy, out, model, model_dir)
     monkeypatch.undo()
-    for name in ("items.jsonl", "embeddings.npy"):  # the writer died after moving two of five files
+    for name in ("items.jsonl", "vectors.faiss"):  # the writer died after moving two of five files
         shutil.move(out / STAGING_DIR / name, out / name)
     with pytest.raises(IndexIntegrityError, match="cut short.*repair it with `audioret index"):
         Library.open(out)
     assert main(["search", "--index", str(out), "--like", str(library_copy / "doors" / "slam.wav")]) == 2
     err = capsys.readouterr().err
     assert f"audioret index {library_copy.resolve()} --out {out}" in err and "Traceback" not in err
-    assert (out / STAGING_DIR / "vectors.faiss").exists()  # the reader left the writer's files alone
+    assert (out / STAGING_DIR / "ids.json").exists()  # the reader left the writer's files alone
     report = build(library_copy, out, model, model_dir)
     assert (report.files, report.embedded) == (7, 0)
     assert "water/drip.wav" not in [row[0] for row in snapshot(out)[0]]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audioret import AudioretError
 from audioret.retrieval import indexer as indexer_module
@@ -363,3 +365,109 @@ def test_a_shard_that_never_committed_is_named_at_merge(sound_library, tmp_path,
     shard_folder(out, (2, 2)).mkdir(parents=True)  # a run killed before its first batch leaves this
     with pytest.raises(AudioretError, match="2-of-2 is unfinished"):
         merge_shards(out)
+
+
+def by_path(folder: Path) -> dict[tuple, np.ndarray]:
+    """Each segment's vector, keyed by (path, start, end, size): the state independent of row order."""
+    library = Library.open(folder)
+    return {(i.path, i.start, i.end, i.size): np.asarray(library.vectors[i.id]) for i in library.items}
+
+
+@pytest.mark.parametrize("backend", ["auto", "ivf"])
+def test_an_update_changes_the_index_in_place_and_equals_indexing_from_scratch(
+        library_copy, tmp_path, model, model_dir, backend):
+    out, fresh = tmp_path / "idx", tmp_path / "fresh"
+    assert build(library_copy, out, model, model_dir, backend=backend).structure == "built"
+    (library_copy / "water" / "drip.wav").unlink()
+    write_sound(library_copy / "doors" / "slam.wav", 1.5, 990.0)  # changed
+    write_sound(library_copy / "aaa-new" / "chime.wav", 2.0, 1500.0)  # sorts before every old path
+    report = build(library_copy, out, model, model_dir, backend=backend)
+    assert report.structure == "updated" and (report.embedded, report.removed) == (2, 1)
+    library = Library.open(out)
+    assert [i.path for i in library.items][-2:] == ["aaa-new/chime.wav", "doors/slam.wav"]  # appended
+    assert library.index.backend == ("flat" if backend == "auto" else "ivf")
+    build(library_copy, fresh, model, model_dir, backend=backend)
+    updated, scratch = by_path(out), by_path(fresh)
+    assert updated.keys() == scratch.keys()
+    for key, vector in scratch.items():
+        np.testing.assert_allclose(updated[key], vector, atol=1e-5)
+    # Search over the updated rows ranks exactly as over the rebuilt ones (every cell scanned).
+    queries = model.encode_text(["a door", "water", "an engine idling"])
+    ranked = []
+    for folder in (out, fresh):
+        opened = Library.open(folder)
+        opened.index.set_search_effort(10**6)
+        ranked.append([[(h.item.path, h.item.start) for h in hits] for hits in opened.search(queries, k=5)])
+    assert ranked[0] == ranked[1]
+
+
+def test_rebuild_trains_the_structure_afresh(library_copy, tmp_path, model, model_dir):
+    out = tmp_path / "idx"
+    build(library_copy, out, model, model_dir, backend="ivf")
+    assert build(library_copy, out, model, model_dir, backend="ivf").structure == "updated"
+    assert build(library_copy, out, model, model_dir, backend="ivf", rebuild=True).structure == "built"
+    assert build(library_copy, out, model, model_dir, backend="hnsw").structure == "built"  # another backend
+
+
+def test_a_folder_with_the_old_second_copy_of_the_vectors_opens_and_loses_it_at_the_next_commit(
+        library_copy, tmp_path, model, model_dir):
+    import hashlib
+
+    out = tmp_path / "idx"
+    build(library_copy, out, model, model_dir)
+    before = by_path(out)
+    np.save(out / "embeddings.npy", np.asarray(Library.open(out).vectors))  # what older versions wrote
+    marker = json.loads((out / "index.json").read_text())
+    marker["sha256"]["embeddings.npy"] = hashlib.sha256((out / "embeddings.npy").read_bytes()).hexdigest()
+    (out / "index.json").write_text(json.dumps(marker))
+    assert by_path(out).keys() == before.keys()
+    (out / "embeddings.npy").write_bytes(b"damaged")
+    with pytest.raises(AudioretError, match="embeddings.npy is not the one"):
+        Library.open(out)
+    build(library_copy, out, model, model_dir)  # repairs: the damaged copy is not needed
+    assert not (out / "embeddings.npy").exists() and by_path(out).keys() == before.keys()
+
+
+def test_a_batch_of_queries_ranks_as_each_query_alone(sound_library, tmp_path, model, model_dir):
+    build(sound_library, tmp_path / "idx", model, model_dir)
+    library = Library.open(tmp_path / "idx")
+    queries = model.encode_text(["an engine", "water dripping", "a door slams", "birds"])
+    skips = [None, "water/drip.wav", None, "engines/idle.wav"]
+    admit = lambda path: not path.startswith("doors/")  # noqa: E731 - a filter, as the server passes one
+    together = library.search(queries, k=3, exclude=skips, admit=admit)
+    alone = [library.search(q[None], k=3, exclude=[s], admit=admit)[0] for q, s in zip(queries, skips, strict=True)]
+    as_rows = lambda results: [[(h.item.id, round(h.score, 6)) for h in hits] for hits in results]  # noqa: E731
+    assert as_rows(together) == as_rows(alone)
+    assert all(len({h.item.path for h in hits}) == len(hits) == 3 for hits in together)  # one segment per file
+
+
+@settings(max_examples=60, deadline=None)
+@given(path=st.text(min_size=1, max_size=40), start=st.floats(0, 1e6), size=st.integers(0, 2**62))
+def test_items_are_written_as_json_dumps_writes_them(tmp_path_factory, path, start, size):
+    from dataclasses import asdict
+
+    from audioret.retrieval.library import Item, read_items, write_items
+
+    items = [Item(0, path, size, 1_700_000_000_123_456_789, start, start + 10.0), Item(1, "a/b.wav", 1, 2, 0.0, 5)]
+    target = tmp_path_factory.mktemp("items") / "items.jsonl"
+    write_items(target, items)
+    assert target.read_text() == "".join(json.dumps(asdict(i)) + "\n" for i in [items[0], Item(1, "a/b.wav", 1, 2,
+                                                                                                 0.0, 5.0)])
+    assert read_items(target) == items
+
+
+def test_a_second_merge_updates_the_merged_index_in_place(library_copy, tmp_path, model, model_dir):
+    out = tmp_path / "sharded"
+    for i in (1, 2):
+        build(library_copy, shard_folder(out, (i, 2)), model, model_dir, shard=(i, 2))
+    assert merge_shards(out).structure == "built"
+    write_sound(library_copy / "new" / "chime.wav", 2.0, 1500.0)
+    (library_copy / "water" / "drip.wav").unlink()
+    for i in (1, 2):  # only the shard that holds a changed file embeds anything
+        build(library_copy, shard_folder(out, (i, 2)), model, model_dir, shard=(i, 2))
+    report = merge_shards(out)
+    assert report.structure == "updated" and report.files == 8
+    build(library_copy, tmp_path / "one", model, model_dir)
+    assert by_path(out).keys() == by_path(tmp_path / "one").keys()
+    for key, vector in by_path(tmp_path / "one").items():
+        np.testing.assert_allclose(by_path(out)[key], vector, atol=1e-5)

@@ -142,5 +142,5 @@ def test_good_ranges_are_exact(served):
 def test_index_files_share_one_file_mode(served):
     *_, out = served
     modes = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in out.rglob("*") if p.is_file()}
-    assert {"items.jsonl", "embeddings.npy", "vectors.faiss", "ids.json", "index.json", "model.json"} <= set(modes)
+    assert {"items.jsonl", "vectors.faiss", "ids.json", "index.json", "model.json"} <= set(modes)
     assert set(modes.values()) == {FILE_MODE}, modes

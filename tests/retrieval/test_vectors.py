@@ -90,3 +90,73 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         Index.build(unit_rows(rng, 3, 8), backend="annoy")
     with pytest.raises(AudioretError, match="vectors.faiss"):
         Index.load(tmp_path)
+
+
+def recall_at_10(found: list[list], truth: list[list]) -> float:
+    return float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
+
+
+@pytest.mark.parametrize("backend", ["flat", "ivf", "hnsw"])
+def test_rows_read_back_exactly_what_was_stored(backend):
+    rng = np.random.default_rng(6)
+    base = clustered(rng, 3000, 16)
+    index = Index.build(base, backend=backend)
+    np.testing.assert_array_equal(index.rows([0, 2999, 17]), base[[0, 2999, 17]])
+    np.testing.assert_array_equal(index.rows(slice(100, 110)), base[100:110])
+    np.testing.assert_array_equal(np.asarray(vectors_module.RowView(index)), base)
+    with pytest.raises(IndexError):
+        index.rows([3000])
+
+
+@pytest.mark.parametrize("backend", ["flat", "ivf"])
+def test_add_and_remove_without_retraining_match_exact_search_over_the_same_rows(backend):
+    """Remove a third, add new clustered rows: the result searches like an exact index built on
+    exactly the surviving and added rows (same ids), and the IVF cells are the ones trained before."""
+    rng = np.random.default_rng(7)
+    every = clustered(rng, 15_100, 32)  # one collection of sounds: what is added is like what was there
+    base, extra, queries = every[:12_000], every[12_000:15_000], every[15_000:]
+    ids = [f"old{i}" for i in range(len(base))]
+    index = Index.build(base, ids, backend=backend)
+    centroids = index.faiss_index.quantizer.reconstruct_n(0, index.faiss_index.nlist) if backend == "ivf" else None
+    gone = set(rng.choice(len(base), 4_000, replace=False).tolist())
+    index.remove([ids[i] for i in sorted(gone)])
+    index.add(extra, [f"new{i}" for i in range(len(extra))])
+    survivors = [i for i in range(len(base)) if i not in gone]
+    expected_ids = [ids[i] for i in survivors] + [f"new{i}" for i in range(len(extra))]
+    expected_rows = np.concatenate([base[survivors], extra])
+    assert index.ids == expected_ids and len(index) == len(expected_rows)
+    np.testing.assert_array_equal(index.rows(slice(None)), expected_rows)  # row r still belongs to ids[r]
+    truth = Index.build(expected_rows, expected_ids, backend="flat").search(queries, 10)[1]
+    found = index.search(queries, 10)[1]
+    if backend == "flat":
+        assert found == truth
+    else:
+        np.testing.assert_array_equal(index.faiss_index.quantizer.reconstruct_n(0, index.faiss_index.nlist),
+                                      centroids)
+        fresh = Index.build(expected_rows, expected_ids, backend="ivf").search(queries, 10)[1]
+        assert recall_at_10(found, truth) >= recall_at_10(fresh, truth) - 0.05  # cells trained before suffice
+        index.set_search_effort(index.faiss_index.nlist)  # every cell scanned: the labels must be exact
+        assert index.search(queries, 10)[1] == truth
+
+
+def test_an_index_that_outgrew_its_training_asks_for_a_rebuild(monkeypatch):
+    monkeypatch.setattr(vectors_module, "EXACT_LIMIT", 1000)
+    rng = np.random.default_rng(8)
+    index = Index.build(clustered(rng, 2000, 16))
+    assert index.backend == "ivf" and not index.needs_rebuild()
+    index.add(clustered(rng, 2000, 16), range(2000, 4000))
+    assert not index.needs_rebuild()  # exactly twice the training size
+    index.add(clustered(rng, 1, 16), [4000])
+    assert index.needs_rebuild()
+    small = Index.build(clustered(rng, 900, 16))
+    small.add(clustered(rng, 200, 16), range(900, 1100))
+    assert small.backend == "flat" and small.needs_rebuild()  # past the exact limit: IVF is due
+
+
+def test_hnsw_cannot_remove_and_says_so():
+    rng = np.random.default_rng(9)
+    index = Index.build(clustered(rng, 500, 8), backend="hnsw")
+    with pytest.raises(AudioretError, match="HNSW index cannot remove"):
+        index.remove([3])
+    with pytest.raises(AudioretError, match="not in the index"):
+        Index.build(clustered(rng, 5, 8)).remove([99])

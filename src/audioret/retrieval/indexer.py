@@ -62,6 +62,7 @@ class IndexReport:
     decode_wait_seconds: float = 0.0  # time the embedding loop waited for decoded audio
     embed_seconds: float = 0.0
     problems_file: Path | None = None
+    structure: str = ""  # how the commit made the search structure: "updated" in place or "built"
 
 
 Facts = tuple[FileInfo, np.ndarray]  # a file's header facts and its int8 peaks [PEAKS_PER_FILE, 2]
@@ -72,9 +73,26 @@ class _FileState:
     size: int
     mtime_ns: int
     spans: list[tuple[float, float]]
-    vectors: np.ndarray
+    vectors: Any  # an array, or the committed rows as `_CommittedRows` (read only if needed)
     complete: bool = True  # False: a long file whose later segments are not embedded yet
     facts: Facts | None = None  # format and waveform peaks (fileinfo.py), once read
+
+
+@dataclass
+class _CommittedRows:
+    """Rows start..end of a committed index folder's vectors, read from its index when asked for."""
+
+    folder: Path
+    view: Any  # the snapshot's RowView
+    start: int
+    end: int
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        rows = self.view[self.start : self.end]
+        return rows if dtype is None else rows.astype(dtype)
 
 
 @dataclass
@@ -159,6 +177,7 @@ def index_folder(
     workers: int = 4,
     backend: str = "auto",
     show_progress: bool = True,
+    rebuild: bool = False,
 ) -> IndexReport:
     """Index (or update the index of) every audio file under `audio_dir` into `out`.
 
@@ -166,6 +185,7 @@ def index_folder(
         model: an `AudioTextModel` (in eval mode on return).
         model_info: `describe_model(...)` of that model; stored in out/model.json and checked.
         shard: (i, n) to index only the i-th of n hash-partitions of the files (then `merge_shards`).
+        rebuild: train the search structure afresh instead of updating the committed one in place.
     """
     started = time.perf_counter()
     check_options(batch_size, workers, backend)
@@ -175,7 +195,7 @@ def index_folder(
     out = Path(out).resolve()
     with _write_errors_explained(out), IndexStore(out).writing() as store:
         return _index_locked(store, root, model, model_info, shard, batch_size, workers, backend, show_progress,
-                             started)
+                             started, rebuild)
 
 
 def check_options(batch_size: int = 1, workers: int = 1, backend: str = "auto") -> None:
@@ -210,7 +230,7 @@ def _write_errors_explained(out: Path) -> Iterator[None]:
 
 def _index_locked(store: IndexStore, root: Path, model: Any, model_info: dict[str, Any],
                   shard: tuple[int, int] | None, batch_size: int, workers: int, backend: str, show_progress: bool,
-                  started: float) -> IndexReport:
+                  started: float, rebuild: bool = False) -> IndexReport:
     out = store.folder
     store.claim(model_info, root)
     report = IndexReport(out)
@@ -262,8 +282,8 @@ def _index_locked(store: IndexStore, root: Path, model: Any, model_info: dict[st
         if state is not None and (state.size, state.mtime_ns) == files[path]:
             state.facts = facts
     _describe_missing(root, files, known, workers)
-    items, vectors, table = _final_state(files, known, model_info["embed_dim"])
-    store.commit(items, vectors, root, backend, files=table)
+    items, vectors, kept, table = _final_state(files, known, model_info["embed_dim"], store.folder)
+    report.structure = store.commit(items, vectors, root, backend, files=table, kept=kept, rebuild=rebuild)
     report.files, report.segments = len({i.path for i in items}), len(items)
     report.problems_file = _write_problems(out, report.unreadable)
     report.seconds = time.perf_counter() - started
@@ -300,10 +320,11 @@ def merge_shards(out: str | Path, backend: str = "auto") -> IndexReport:
     model_info, root = stores[0].model_info(), Path(stores[0].library_info()["root"])
     with _write_errors_explained(out), IndexStore(out).writing() as target:
         target.claim(model_info, root)
+        _reuse_committed(known, _known_files(target))
         files = {path: (state.size, state.mtime_ns) for path, state in known.items()}
         _describe_missing(root, files, known)
-        items, vectors, table = _final_state(files, known, model_info["embed_dim"])
-        target.commit(items, vectors, root, backend, files=table)
+        items, vectors, kept, table = _final_state(files, known, model_info["embed_dim"], target.folder)
+        report.structure = target.commit(items, vectors, root, backend, files=table, kept=kept)
     report.files, report.segments = len(files), len(items)
     return report
 
@@ -321,11 +342,22 @@ def _known_files(store: IndexStore) -> dict[str, _FileState]:
             end += 1
         first = items[start]
         known[first.path] = _FileState(first.size, first.mtime_ns, [(i.start, i.end) for i in items[start:end]],
-                                       vectors[start:end], facts=_stored_facts(table, first.path))
+                                       _CommittedRows(store.folder, vectors, start, end),
+                                       facts=_stored_facts(table, first.path))
         start = end
     for batch_items, batch_vectors, partial in store.pending():
         _remember(known, batch_items, batch_vectors, partial)
     return known
+
+
+def _reuse_committed(known: dict[str, _FileState], committed: dict[str, _FileState]) -> None:
+    """Point the files that the target index already holds unchanged (same size, mtime and segments) at
+    its committed rows, so that a merge into it updates its index in place instead of rebuilding it."""
+    for path, state in known.items():
+        held = committed.get(path)
+        if held is not None and isinstance(held.vectors, _CommittedRows) and \
+                (held.size, held.mtime_ns, held.spans) == (state.size, state.mtime_ns, state.spans):
+            state.vectors = held.vectors
 
 
 def _remember(known: dict[str, _FileState], items: list[Item], vectors: np.ndarray,
@@ -483,24 +515,45 @@ def _persist(store: IndexStore, batch: list[_Piece], vectors: np.ndarray, known:
     _remember(known, items, vectors, partial)
 
 
-def _final_state(files: dict[str, tuple[int, int]], known: dict[str, _FileState],
-                 dim: int) -> tuple[list[Item], np.ndarray, FileTable]:
-    """Items (sorted by path, then time) for every current file with up-to-date vectors, and their files'
-    facts (`_describe_missing` has read those that had none)."""
-    items, blocks, rows, peaks = [], [], [], []
-    for path in sorted(files):
+def _final_state(files: dict[str, tuple[int, int]], known: dict[str, _FileState], dim: int,
+                 folder: Path) -> tuple[list[Item], np.ndarray, list[int], FileTable]:
+    """Items for every current file with up-to-date vectors, the vectors of the new ones, and their
+    files' facts (`_describe_missing` has read those that had none).
+
+    Files whose committed rows in `folder` are kept come first, in their committed order, so that the
+    commit can change the index in place; new and changed files follow, sorted by path.
+
+    Returns:
+        (items, vectors of the items with kept == -1, kept: committed row of each item or -1, table)
+    """
+    current = []
+    for path in files:
         state = known.get(path)
         if state is None or (state.size, state.mtime_ns) != files[path] or not state.complete:
             continue  # unreadable this time
-        for start, end in state.spans:
+        current.append(path)
+
+    def committed_start(path: str) -> int | None:
+        rows = known[path].vectors
+        return rows.start if isinstance(rows, _CommittedRows) and rows.folder == folder else None
+
+    old = sorted((p for p in current if committed_start(p) is not None), key=committed_start)
+    new = sorted(p for p in current if committed_start(p) is None)
+    items, kept, blocks, rows, peaks = [], [], [], [], []
+    for path in old + new:
+        state = known[path]
+        first = committed_start(path)
+        for offset, (start, end) in enumerate(state.spans):
             items.append(Item(len(items), path, state.size, state.mtime_ns, start, end))
-        blocks.append(np.asarray(state.vectors, np.float32))
+            kept.append(-1 if first is None else first + offset)
+        if first is None:
+            blocks.append(np.asarray(state.vectors, np.float32))
         info, file_peaks = state.facts or _unread_facts(path, state)
         rows.append(info)
         peaks.append(file_peaks)
     vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
     table = FileTable(rows, np.stack(peaks) if peaks else np.zeros((0, PEAKS_PER_FILE, 2), np.int8))
-    return items, vectors, table
+    return items, vectors, kept, table
 
 
 def _stat_problem(path: Path, err: OSError) -> str:

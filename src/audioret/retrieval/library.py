@@ -2,9 +2,11 @@
 
     IDX/items.jsonl      one line per segment: id, path (relative to the library root), size,
                          mtime_ns, start, end (seconds)
-    IDX/embeddings.npy   the segment vectors, row i = item i (kept so that re-indexing, merging and
-                         "more like this" never need the audio again)
-    IDX/vectors.faiss    the FAISS search structure over those rows (+ ids.json)
+    IDX/vectors.faiss    the FAISS search structure, the one copy of the segment vectors (row i = item i;
+                         read back so that re-indexing, merging and "more like this" never need the
+                         audio again) + ids.json. Folders written before kept a second copy in
+                         embeddings.npy; it is still checked when index.json names it, and dropped by
+                         the next commit.
     IDX/model.json       fingerprint of the model that made the vectors; searching with another is an error
     IDX/files.jsonl      per file: duration, sample rate, channels, format; peaks.npy: waveform thumbnails
                          (see `fileinfo.py`; optional: folders indexed before them are served without)
@@ -13,6 +15,9 @@
     IDX/writer.lock      held (flock) by the one run that may change the folder; names that run
 
 One writer at a time: `IndexStore.writing()` takes the lock or fails with a message naming its holder.
+A commit changes the committed index in place where it can: the rows of removed or changed files are
+dropped, new files appended at the end of items.jsonl, and an IVF index keeps its trained cells until
+it outgrows them (`Index.needs_rebuild`) or `rebuild` is asked for.
 A commit stages every new file in IDX/.commit/, writes a journal naming them, then moves them into
 place, index.json last; a writer killed anywhere in between is rolled forward by the next writer.
 Readers (`Library.open`) never write, repair or delete anything: they check that the files they
@@ -43,14 +48,15 @@ import faiss
 import numpy as np
 
 from audioret.retrieval.fileinfo import FILES_FILE, PEAKS_FILE, FileTable
-from audioret.retrieval.vectors import IDS_FILE, VECTORS_FILE, Index
+from audioret.retrieval.vectors import IDS_FILE, VECTORS_FILE, Index, RowView
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
 from audioret.utils.io import FILE_MODE, atomic_write, fsync_folder
 
 ITEMS_FILE, EMBEDDINGS_FILE, MODEL_FILE, LIBRARY_FILE = "items.jsonl", "embeddings.npy", "model.json", "index.json"
 PENDING_DIR, STAGING_DIR, JOURNAL_FILE, LOCK_FILE = "pending", ".commit", "commit.json", "writer.lock"
-CHECKED_FILES = (ITEMS_FILE, EMBEDDINGS_FILE, VECTORS_FILE, IDS_FILE)
+CHECKED_FILES = (ITEMS_FILE, VECTORS_FILE, IDS_FILE)
 OPTIONAL_FILES = (FILES_FILE, PEAKS_FILE)  # checked when index.json names them
+LEGACY_FILES = (EMBEDDINGS_FILE,)  # a second copy of the vectors that older folders kept: checked when named
 COMMITTED_FILES = (*CHECKED_FILES, *OPTIONAL_FILES, LIBRARY_FILE)  # the order of the moves: index.json last
 MODEL_KEYS = ("fingerprint", "embed_dim", "sample_rate")
 OPEN_ATTEMPTS = 20  # a reader that meets a commit half moved into place tries again, for about 2 s in all
@@ -101,6 +107,10 @@ class IndexStore:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self._lock_fd: int | None = None
+        # The writer's reading of the committed state: nobody else changes the folder while the lock is
+        # held, so it is read (and checksummed) once per run, and a commit changes its index in place.
+        self._snapshot: Snapshot | None = None
+        self._snapshot_read = False
 
     # --- one writer at a time ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -134,6 +144,7 @@ class IndexStore:
             yield self
         finally:
             self._lock_fd = None
+            self._snapshot, self._snapshot_read = None, False
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
             os.close(fd)  # releases the lock; so does the death of the process
@@ -188,8 +199,9 @@ class IndexStore:
             raise
 
     # --- committed state --------------------------------------------------------------------------
-    def committed(self) -> tuple[list[Item], np.ndarray]:
-        """Items and their vectors (memory-mapped) of the committed state; empty when there is none.
+    def committed(self) -> tuple[list[Item], RowView | np.ndarray]:
+        """Items and their vectors (read from the index on access) of the committed state; empty when there
+        is none.
 
         A writer's view: a committed state whose files do not match each other is treated as empty
         (its files get embedded again) instead of stopping the run that repairs it.
@@ -199,6 +211,14 @@ class IndexStore:
 
     def committed_snapshot(self) -> Snapshot | None:
         """The committed state as `committed()` sees it, with its file table; None for an empty one."""
+        if self._lock_fd is not None and self._snapshot_read:
+            return self._snapshot
+        snapshot = self._read_committed()
+        if self._lock_fd is not None:
+            self._snapshot, self._snapshot_read = snapshot, True
+        return snapshot
+
+    def _read_committed(self) -> Snapshot | None:
         if not (self.folder / LIBRARY_FILE).exists():
             return None
         try:
@@ -246,32 +266,76 @@ class IndexStore:
 
     # --- commit -----------------------------------------------------------------------------------
     def commit(self, items: Sequence[Item], vectors: np.ndarray, root: Path, backend: str = "auto",
-               files: FileTable | None = None) -> None:
-        """Replace the committed state with `items`/`vectors` (and `files`, the facts and waveforms of
-        their files) and drop the pending batches."""
+               files: FileTable | None = None, kept: Sequence[int] | None = None, rebuild: bool = False) -> str:
+        """Replace the committed state with `items` (and `files`, the facts and waveforms of their files)
+        and drop the pending batches.
+
+        `vectors` are the vectors of every item, or with `kept` (item i reuses committed row kept[i], -1:
+        new) only those of the new items, in order. When the kept items come first, in their committed
+        order, the committed index is changed in place (rows dropped, new rows added) instead of built
+        again; it is built again when `rebuild` is asked for or the index has outgrown its training.
+
+        Returns:
+            "updated" or "built": how the search structure was made.
+        """
         self._require_lock()
+        vectors = np.asarray(vectors, np.float32).reshape(-1, self._dim())
+        index, how = self._next_index(items, vectors, kept, backend, rebuild)
         staging = self.folder / STAGING_DIR
         _remove_tree(staging)
         staging.mkdir(parents=True)
-        vectors = np.asarray(vectors, np.float32).reshape(len(items), self._dim())
-        index = Index.build(vectors, [item.id for item in items], backend)
         index.save(staging)
         write_items(staging / ITEMS_FILE, items)
-        with atomic_write(staging / EMBEDDINGS_FILE, "wb") as handle:
-            np.save(handle, vectors)
         if files is not None:
             files.write(staging)
         checked = [*CHECKED_FILES, *(name for name in OPTIONAL_FILES if (staging / name).exists())]
         with atomic_write(staging / LIBRARY_FILE) as handle:
             json.dump({"root": str(root), "items": len(items), "files": len({i.path for i in items}),
-                       "dim": int(vectors.shape[1]), "backend": index.backend, "commit": uuid.uuid4().hex,
+                       "dim": int(index.dim), "backend": index.backend, "commit": uuid.uuid4().hex,
                        "model": self.model_info()["fingerprint"],
                        "sha256": {name: _file_sha256(staging / name) for name in checked}}, handle, indent=2)
         parts = sorted(p.name for p in (self.folder / PENDING_DIR).glob("*.npz")) if (
             self.folder / PENDING_DIR).is_dir() else []
         with atomic_write(self.folder / JOURNAL_FILE) as handle:
             json.dump({"files": list(COMMITTED_FILES), "pending": parts}, handle)
+        self._snapshot, self._snapshot_read = None, False  # its index may have been changed in place
         self.roll_forward()
+        return how
+
+    def _next_index(self, items: Sequence[Item], vectors: np.ndarray, kept: Sequence[int] | None, backend: str,
+                    rebuild: bool) -> tuple[Index, str]:
+        """The search structure over `items`: the committed one updated in place when it can be."""
+        ids = [item.id for item in items]
+        if kept is None:
+            if len(vectors) != len(items):
+                raise AudioretError(f"{len(items)} items but {len(vectors)} vectors")
+            return Index.build(vectors, ids, backend), "built"
+        kept = np.asarray(kept, dtype=np.int64).reshape(len(items))
+        new = kept < 0
+        if int(new.sum()) != len(vectors):
+            raise AudioretError(f"{int(new.sum())} new items but {len(vectors)} vectors")
+        snapshot = self.committed_snapshot() if (kept >= 0).any() else None
+        if snapshot is None and (kept >= 0).any():
+            raise AudioretError(f"{self.folder}: items reuse committed rows, but nothing usable is committed")
+        n_kept = int((~new).sum())
+        in_place = (snapshot is not None and not rebuild and not new[:n_kept].any()
+                    and bool(np.all(np.diff(kept[:n_kept]) > 0))
+                    and (snapshot.index.backend != "hnsw" or n_kept == len(snapshot.index)))  # no removals
+        if in_place:
+            index = snapshot.index
+            index.remove(sorted(set(range(len(index))) - set(kept[:n_kept].tolist())) if n_kept < len(index)
+                         else [])
+            index.ids = list(range(len(index)))
+            index.add(vectors, ids[n_kept:])
+            if not index.needs_rebuild(backend):
+                return index, "updated"
+            every = index.rows(slice(None))
+        else:
+            every = np.empty((len(items), self._dim()), np.float32)
+            every[new] = vectors
+            if n_kept:
+                every[~new] = snapshot.index.rows(kept[~new])
+        return Index.build(every, ids, backend), "built"
 
     def roll_forward(self) -> None:
         """Finish a commit whose journal was written; discard one whose journal was not (writer only)."""
@@ -290,11 +354,23 @@ class IndexStore:
                 if name in COMMITTED_FILES and (staging / name).exists():
                     os.replace(staging / name, self.folder / name)
             fsync_folder(self.folder)
+            self._drop_legacy_copies()
             for name in parts:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.folder / PENDING_DIR / Path(name).name)
             journal.unlink()
         _remove_tree(staging)
+
+    def _drop_legacy_copies(self) -> None:
+        """Delete embeddings.npy of an older layout once the commit in place no longer names it (a reader
+        that opened it before keeps its open file)."""
+        info = self.library_info(damaged_ok=True)
+        if info is None:
+            return
+        for name in LEGACY_FILES:
+            if name not in info.get("sha256", {}):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.folder / name)
 
     def _dim(self) -> int:
         info = self.model_info()
@@ -309,7 +385,7 @@ class Snapshot:
 
     folder: Path
     items: list[Item]
-    vectors: np.ndarray  # memory-mapped [n, dim]
+    vectors: RowView  # [n, dim], read from the index on access
     index: Index
     model_info: dict[str, Any]
     library_info: dict[str, Any]
@@ -359,7 +435,7 @@ def _read_snapshot_once(folder: Path, legacy: bool = False) -> Snapshot:
             handles[name] = _open_committed(stack, folder, name)
         marker = _parse_json_bytes(handles[LIBRARY_FILE].read(), marker_path, "index record")
         library = parse_library_info(marker, marker_path)
-        optional = [name for name in OPTIONAL_FILES if name in library.get("sha256", {})]
+        optional = [name for name in (*OPTIONAL_FILES, *LEGACY_FILES) if name in library.get("sha256", {})]
         for name in optional:
             handles[name] = _open_committed(stack, folder, name)
         model_info = parse_model_info(_read_json(model_path, "model record"), model_path)
@@ -368,26 +444,34 @@ def _read_snapshot_once(folder: Path, legacy: bool = False) -> Snapshot:
         if library.get("model", model_info["fingerprint"]) != model_info["fingerprint"]:
             raise IndexIntegrityError(f"{folder}: {MODEL_FILE} names another model than the one that made the "
                                       "vectors")
-        blobs = {}
+        blobs, digests = {}, {}
         for name in (*CHECKED_FILES, *optional):
-            digest, blob = _hash_handle(handles[name], keep=name != EMBEDDINGS_FILE)
-            if "sha256" in library and digest != library["sha256"].get(name):
+            if name == VECTORS_FILE:
+                digests[name], structure = _read_faiss_hashed(handles[name], folder / name)
+            else:
+                digests[name], blobs[name] = _hash_handle(handles[name], keep=name not in LEGACY_FILES)
+            if "sha256" in library and digests[name] != library["sha256"].get(name):
                 raise IndexIntegrityError(f"{folder}: {name} is not the one {LIBRARY_FILE} describes "
                                           "(changed or damaged after the commit)")
-            blobs[name] = blob
         n, dim = library["items"], library["dim"]
         items = parse_items(blobs[ITEMS_FILE], folder / ITEMS_FILE)
-        vectors = _memmap_npy(handles[EMBEDDINGS_FILE], folder / EMBEDDINGS_FILE)
         ids = _parse_json_bytes(blobs[IDS_FILE], folder / IDS_FILE, "id list")
+        if structure is None:
+            raise IndexIntegrityError(f"{folder}: {VECTORS_FILE} cannot be read")
         try:
-            index = Index(faiss.deserialize_index(np.frombuffer(blobs[VECTORS_FILE], np.uint8)), ids["ids"],
-                          ids["backend"])
-        except (RuntimeError, KeyError, TypeError, AudioretError) as err:
-            raise IndexIntegrityError(f"{folder}: {VECTORS_FILE} cannot be read ({str(err).splitlines()[0]})") \
-                from None
-    counts = {"items.jsonl": len(items), "embeddings.npy": len(vectors), "vectors.faiss": len(index)}
-    dim = vectors.shape[1] if dim is None else dim  # legacy index.json
-    if set(counts.values()) != {n} or vectors.shape[1] != dim or index.dim != dim or dim != model_info["embed_dim"]:
+            index = Index(structure, ids["ids"], ids["backend"], ids.get("trained_on"))
+        except (KeyError, TypeError, AudioretError) as err:
+            raise IndexIntegrityError(f"{folder}: {IDS_FILE} does not describe {VECTORS_FILE} "
+                                      f"({str(err).splitlines()[0]})") from None
+        if EMBEDDINGS_FILE in optional:  # an older folder's second copy must still agree in shape
+            legacy = _memmap_npy(handles[EMBEDDINGS_FILE], folder / EMBEDDINGS_FILE)
+            if legacy.shape != (n, dim if dim is not None else legacy.shape[1]):
+                raise IndexIntegrityError(f"{folder}: counts disagree ({LIBRARY_FILE}: {n} items, "
+                                          f"{EMBEDDINGS_FILE}: {legacy.shape[0]})")
+    vectors = RowView(index)
+    counts = {"items.jsonl": len(items), "vectors.faiss": len(index)}
+    dim = index.dim if dim is None else dim  # legacy index.json
+    if set(counts.values()) != {n} or index.dim != dim or dim != model_info["embed_dim"]:
         raise IndexIntegrityError(f"{folder}: counts disagree ({LIBRARY_FILE}: {n} x {dim}, "
                                   + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ")")
     if list(index.ids) != list(range(n)):
@@ -461,6 +545,27 @@ def _hash_handle(handle: io.BufferedReader, keep: bool) -> tuple[str, bytes | No
         if keep:
             parts.append(chunk)
     return digest.hexdigest(), (b"".join(parts) if keep else None)
+
+
+def _read_faiss_hashed(handle: io.BufferedReader, path: Path) -> tuple[str, faiss.Index | None]:
+    """The FAISS structure behind an open handle and the sha256 of the file, in one pass: FAISS reads
+    through a callback that also feeds the digest, so the file is never held twice in memory.
+    None for a file FAISS cannot read (its digest still tells whether it is the committed one)."""
+    digest = hashlib.sha256()
+    handle.seek(0)
+
+    def read(size: int) -> bytes:
+        data = handle.read(size)
+        digest.update(data)
+        return data
+
+    try:
+        structure = faiss.read_index(faiss.PyCallbackIOReader(read, CHUNK))
+    except RuntimeError:
+        structure = None
+    for chunk in iter(lambda: handle.read(CHUNK), b""):  # what FAISS did not read
+        digest.update(chunk)
+    return digest.hexdigest(), structure
 
 
 def _file_sha256(path: Path) -> str:
@@ -555,19 +660,25 @@ class Library:
         only files whose path it accepts are returned (filters).
         """
         queries = np.atleast_2d(np.asarray(queries, np.float32))
-        results = []
-        for row, query in enumerate(queries):
-            skip = exclude[row] if exclude is not None else None
-            results.append(self._search_one(query, k, per_file, skip, admit))
-        return results
+        skips = list(exclude) if exclude is not None else [None] * len(queries)
+        # Every query in one FAISS call (one matrix product for exact search, the thread pool for IVF);
+        # only the queries whose top is crowded by segments of one file or by filtered files go again.
+        first = self._candidates(queries, k + 1)
+        return [self._hits(query, candidates, k, per_file, skip, admit)
+                for query, candidates, skip in zip(queries, first, skips, strict=True)]
 
-    def _search_one(self, query: np.ndarray, k: int, per_file: bool, skip: str | None,
-                    admit: Callable[[str], bool] | None) -> list[Hit]:
-        fetch = k
+    def _candidates(self, queries: np.ndarray, fetch: int) -> list[list[tuple[float, int]]]:
+        fetch = min(fetch, len(self.items)) or 1
+        scores, ids = self.index.search(queries, fetch)
+        return [list(zip(row_scores.tolist(), row_ids, strict=False)) for row_scores, row_ids in zip(scores, ids,
+                                                                                                     strict=True)]
+
+    def _hits(self, query: np.ndarray, candidates: list[tuple[float, int]], k: int, per_file: bool,
+              skip: str | None, admit: Callable[[str], bool] | None) -> list[Hit]:
+        fetch = len(candidates)
         while True:
-            scores, ids = self.index.search(query[None], min(fetch + (1 if skip else 0), len(self.items)) or 1)
             hits, seen = [], set()
-            for score, item_id in zip(scores[0], ids[0], strict=False):
+            for score, item_id in candidates:
                 item = self.items[item_id]
                 if item.path == skip or (per_file and item.path in seen) or (admit and not admit(item.path)):
                     continue
@@ -577,6 +688,7 @@ class Library:
             if len(hits) >= k or fetch >= len(self.items):
                 return hits[:k]
             fetch *= 4
+            candidates = self._candidates(query[None], fetch)[0]
 
 
 def read_items(path: Path) -> list[Item]:
@@ -584,18 +696,32 @@ def read_items(path: Path) -> list[Item]:
 
 
 def parse_items(data: bytes, path: Path) -> list[Item]:
-    items = []
-    for line_no, line in enumerate(data.splitlines(), 1):
-        try:
-            items.append(Item(**json.loads(line.decode("utf-8"))))
-        except (UnicodeDecodeError, ValueError, TypeError) as err:
-            raise DataFormatError(path, f"not an index item ({err})", line_no) from None
-        if items[-1].id != len(items) - 1:
-            raise DataFormatError(path, f"item id {items[-1].id} out of order", line_no)
+    """The items of an items.jsonl; the first bad line is named. Read as one JSON array (half the
+    time of one json.loads per line, seconds at a million segments); a file that does not parse that
+    way is read again line by line to say where it is wrong."""
+    lines = data.splitlines()
+    try:
+        rows = json.loads(b"[" + b",".join(lines) + b"]")
+        items = [Item(**row) for row in rows]
+    except (UnicodeDecodeError, ValueError, TypeError):
+        items = [_parse_item(line, path, line_no) for line_no, line in enumerate(lines, 1)]
+    for line_no, item in enumerate(items, 1):
+        if item.id != line_no - 1:
+            raise DataFormatError(path, f"item id {item.id} out of order", line_no)
     return items
 
 
+def _parse_item(line: bytes, path: Path, line_no: int) -> Item:
+    try:
+        return Item(**json.loads(line.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError, TypeError) as err:
+        raise DataFormatError(path, f"not an index item ({err})", line_no) from None
+
+
 def write_items(path: Path, items: Sequence[Item]) -> None:
+    """One JSON object per line, written by hand: `json.dumps(asdict(item))` costs 4x as much, which is
+    seconds per commit at a million segments (json.loads reads these lines back unchanged)."""
+    quote = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str
     with atomic_write(path) as handle:
-        for item in items:
-            handle.write(json.dumps(asdict(item)) + "\n")
+        handle.writelines(f'{{"id": {i.id}, "path": {quote(i.path)}, "size": {i.size}, "mtime_ns": {i.mtime_ns}, '
+                          f'"start": {float(i.start)!r}, "end": {float(i.end)!r}}}\n' for i in items)
