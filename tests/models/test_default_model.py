@@ -37,17 +37,29 @@ def test_the_model_card_names_data_licences_recipe_and_figures():
 
 
 def test_sounds_match_their_descriptions_better_than_swapped_ones():
-    """Synthesised signals the model never saw: each is closer to its own description than to the others'."""
+    """Synthesised signals the model never saw: each description finds its own signal among six.
+
+    (Three signals and "2 of 3" were too few: with white noise as the explosion, wind and explosion
+    scored within 0.002 of each other, and a dependency update flipped the pair.)
+    """
     rate = 44_100
-    t = np.arange(int(1.5 * rate)) / rate
+    t = np.arange(2 * rate) / rate
     rng = np.random.default_rng(0)
+    noise = rng.standard_normal(len(t))
+    drops = np.zeros(len(t))
+    blip = np.exp(-np.arange(200) / 20) * np.sin(2 * np.pi * 3000 * np.arange(200) / rate)
+    for start in rng.integers(0, len(t) - 200, 400):
+        drops[start : start + 200] += rng.uniform(0.2, 1) * blip
     clips = {
-        "a high pitched electronic beep": (0.5 * np.sin(2 * np.pi * 1800 * t) * (t < 0.3)).astype(np.float32),
-        "wind blows": np.convolve(rng.standard_normal(len(t)), np.ones(200) / 200, "same").astype(np.float32) * 3,
-        "a loud explosion": (rng.standard_normal(len(t)) * np.exp(-3 * t)).astype(np.float32),
+        "a high pitched electronic beep": 0.5 * np.sin(2 * np.pi * 1800 * t) * (t < 0.3),
+        "wind blows": np.convolve(noise, np.ones(200) / 200, "same") * 3,
+        "a loud explosion": np.convolve(noise, np.ones(30) / 30, "same") * 4 * np.exp(-3 * t),  # low boom, decaying
+        "a siren wails": 0.5 * np.sin(2 * np.pi * np.cumsum(700 + 400 * np.sin(2 * np.pi * 0.5 * t)) / rate),
+        "rain falling": 0.5 * drops + 0.05 * noise,
+        "an engine hums": 0.5 * np.sign(np.sin(2 * np.pi * 40 * t)) * (0.6 + 0.4 * np.sin(2 * np.pi * 8 * t)),
     }
     model = audioret.load_model()
-    audio = model.encode_audio(list(clips.values()))
+    audio = model.encode_audio([clip.astype(np.float32) for clip in clips.values()])
     text = model.encode_text(list(clips))
     scores = text @ audio.T
-    assert (scores.argmax(axis=1) == np.arange(3)).sum() >= 2, scores
+    assert (scores.argmax(axis=1) == np.arange(len(clips))).sum() >= 5, scores  # chance: 1 of 6
