@@ -37,8 +37,9 @@ BACKENDS = ("auto", "flat", "ivf", "hnsw")
 VECTORS_FILE, IDS_FILE = "vectors.faiss", "ids.json"
 # IVF: 2 sqrt(n) cells (2,000 for a million vectors), k-means on 40 points per cell (FAISS warns
 # below 39) for 10 iterations: a million 1,545-d vectors took 373 s to build on two busy cores, most of
-# it k-means and filing every vector into its cell (updates avoid both: `add`). Scanning 1/32 of the cells finds >90% of the true top 10 on clustered data (tests);
-# bench/search.py measures the trade-off on realistic vectors (recall@10 0.91 at 1M) and on uniform ones.
+# it k-means and filing every vector into its cell (updates avoid both: `add`). Scanning 1/32 of the
+# cells finds >90% of the true top 10 on clustered data (tests); bench/search.py measures the
+# trade-off on realistic vectors (recall@10 0.91 at 1M) and on uniform ones.
 IVF_CELLS_PER_SQRT_N = 2
 IVF_TRAIN_POINTS_PER_CELL = 40
 IVF_KMEANS_ITERATIONS = 10
