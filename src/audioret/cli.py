@@ -236,16 +236,10 @@ def index(
 
 def _export_text_side(model, info: dict) -> None:
     """Write the model's ONNX text export (torch is loaded here anyway), so later searches start fast."""
-    from audioret.models.text_onnx import export_text, onnx_disabled, warn
+    from audioret.models.text_onnx import export_or_warn, onnx_disabled
 
-    if onnx_disabled():
-        return
-    try:
-        export_text(model, info["source"], info["fingerprint"], replace_damaged=True)
-    except AudioretError as err:
-        warn(str(err))
-    except Exception as err:  # torch.onnx fails in many ways on unusual graphs; searches then use torch
-        warn(f"cannot export the text encoder to ONNX ({type(err).__name__}: {str(err)[:200]}); searches use torch")
+    if not onnx_disabled():
+        export_or_warn(model, info["source"], info["fingerprint"], replace_damaged=True)
 
 
 def _torch_device(name: str):

@@ -243,6 +243,18 @@ def export_text(model: AudioTextModel, model_folder: str | Path, fingerprint: st
     return target
 
 
+def export_or_warn(model: AudioTextModel, model_folder: str | Path, fingerprint: str,
+                   replace_damaged: bool = False) -> Path | None:
+    """`export_text`, with any failure turned into a warning and None: the caller answers with torch."""
+    try:
+        return export_text(model, model_folder, fingerprint, replace_damaged)
+    except AudioretError as err:
+        warn(str(err))
+    except Exception as err:  # torch.onnx fails in many ways on unusual graphs; torch still answers
+        warn(f"cannot export the text encoder to ONNX ({type(err).__name__}: {str(err)[:200]}); searches use torch")
+    return None
+
+
 def _write_export(model: AudioTextModel, folder: Path, key: str) -> None:
     import onnx
     import torch

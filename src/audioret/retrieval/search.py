@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from audioret.models.loading import describe_model, load_model_folder, model_fingerprint, resolve_model_dir
-from audioret.models.text_onnx import OnnxTextEncoder, TextCacheError, export_text, onnx_disabled, open_fast_text, warn
+from audioret.models.text_onnx import (
+    OnnxTextEncoder,
+    TextCacheError,
+    export_or_warn,
+    onnx_disabled,
+    open_fast_text,
+    warn,
+)
 from audioret.retrieval.library import Hit, Library, marker_of, read_snapshot
 from audioret.utils.errors import AudioretError
 
@@ -113,15 +120,12 @@ class Searcher:
         if self._export_blocked or self.model_folder is None or onnx_disabled():
             return False
         self._export_blocked = True  # one try per process
-        try:
-            folder = export_text(self.model, self.model_folder, self.fingerprint)
-            if folder is not None:
+        folder = export_or_warn(self.model, self.model_folder, self.fingerprint)
+        if folder is not None:
+            try:
                 self.text_encoder = OnnxTextEncoder(folder)
-        except AudioretError as err:
-            warn(str(err))
-        except Exception as err:  # torch.onnx fails in many ways on unusual graphs; torch still answers
-            warn(f"cannot export the text encoder to ONNX ({type(err).__name__}: {str(err)[:200]}); "
-                 "searching with torch")
+            except AudioretError as err:
+                warn(str(err))
         return self.text_encoder is not None
 
     def text(self, queries: Sequence[str], k: int = 10, library: Library | None = None,
