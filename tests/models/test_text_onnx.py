@@ -8,13 +8,11 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
-from audioret.models import AudioTextModel
 from audioret.models import text_onnx as fast
 from audioret.models.loading import default_model_dir, load_model_folder, model_fingerprint
 from audioret.utils.io import FILE_MODE
-from models.tiny import WORDS, make_text_model
+from models.tiny import WORDS, make_text_model, save_tiny_model
 
 AWKWARD = ["a dog barks", "x", " ".join(WORDS * 4),  # one letter; far longer than max_length 32
            "Rain—falls ON the roof!!! ☔ 日本語 über", "birds sing", "...dog's bark..."]
@@ -29,12 +27,7 @@ def cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny-text")
-    torch.manual_seed(0)
-    model = AudioTextModel({"audio": {"name": "cnn-tiny", "window_seconds": 5.0},
-                            "text": {"name": "bert", "path": str(make_text_model(root / "bert", "bert"))},
-                            "embed_dim": 16})
-    return model.save_pretrained(root / "model")
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-text"))
 
 
 def test_the_export_gives_the_torch_query_vectors_of_awkward_queries(tiny_folder):

@@ -53,3 +53,16 @@ def make_text_model(folder: Path, family: str) -> Path:
     tokenizer.save_pretrained(folder)
     model.save_pretrained(folder)
     return folder
+
+
+def save_tiny_model(root: Path) -> Path:
+    """A tiny random audio-text model (cnn-tiny + tiny BERT, 16-d) saved under root/model, seed 0."""
+    import torch
+
+    from audioret.models import AudioTextModel
+
+    torch.manual_seed(0)
+    model = AudioTextModel({"audio": {"name": "cnn-tiny", "window_seconds": 5.0},
+                            "text": {"name": "bert", "path": str(make_text_model(root / "bert", "bert"))},
+                            "embed_dim": 16})
+    return model.save_pretrained(root / "model")

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from audioret.models import AudioTextModel
-from models.tiny import make_text_model
+from models.tiny import save_tiny_model
 
 RATE = 16_000
 
@@ -27,14 +27,7 @@ def write_sound(path: Path, seconds: float, freq: float, channels: int = 1, rate
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
-    import torch
-
-    root = tmp_path_factory.mktemp("retrieval-model")
-    torch.manual_seed(0)
-    model = AudioTextModel({"audio": {"name": "cnn-tiny", "window_seconds": 5.0},
-                            "text": {"name": "bert", "path": str(make_text_model(root / "bert", "bert"))},
-                            "embed_dim": 16})
-    return model.save_pretrained(root / "model")
+    return save_tiny_model(tmp_path_factory.mktemp("retrieval-model"))
 
 
 @pytest.fixture(scope="session")
