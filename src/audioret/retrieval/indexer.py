@@ -533,16 +533,17 @@ def _final_state(files: dict[str, tuple[int, int]], known: dict[str, _FileState]
             continue  # unreadable this time
         current.append(path)
 
-    def committed_start(path: str) -> int | None:
-        rows = known[path].vectors
-        return rows.start if isinstance(rows, _CommittedRows) and rows.folder == folder else None
-
-    old = sorted((p for p in current if committed_start(p) is not None), key=committed_start)
-    new = sorted(p for p in current if committed_start(p) is None)
+    first_row = {}  # path -> its first committed row in `folder`, for the files kept from there
+    for path in current:
+        held = known[path].vectors
+        if isinstance(held, _CommittedRows) and held.folder == folder:
+            first_row[path] = held.start
+    old = sorted(first_row, key=first_row.__getitem__)
+    new = sorted(p for p in current if p not in first_row)
     items, kept, blocks, rows, peaks = [], [], [], [], []
     for path in old + new:
         state = known[path]
-        first = committed_start(path)
+        first = first_row.get(path)
         for offset, (start, end) in enumerate(state.spans):
             items.append(Item(len(items), path, state.size, state.mtime_ns, start, end))
             kept.append(-1 if first is None else first + offset)

@@ -314,18 +314,17 @@ class IndexStore:
         new = kept < 0
         if int(new.sum()) != len(vectors):
             raise AudioretError(f"{int(new.sum())} new items but {len(vectors)} vectors")
-        snapshot = self.committed_snapshot() if (kept >= 0).any() else None
-        if snapshot is None and (kept >= 0).any():
-            raise AudioretError(f"{self.folder}: items reuse committed rows, but nothing usable is committed")
         n_kept = int((~new).sum())
+        snapshot = self.committed_snapshot() if n_kept else None
+        if n_kept and snapshot is None:
+            raise AudioretError(f"{self.folder}: items reuse committed rows, but nothing usable is committed")
         in_place = (snapshot is not None and not rebuild and not new[:n_kept].any()
                     and bool(np.all(np.diff(kept[:n_kept]) > 0))
                     and (snapshot.index.backend != "hnsw" or n_kept == len(snapshot.index)))  # no removals
         if in_place:
             index = snapshot.index
-            index.remove(sorted(set(range(len(index))) - set(kept[:n_kept].tolist())) if n_kept < len(index)
-                         else [])
-            index.ids = list(range(len(index)))
+            index.remove_rows(np.setdiff1d(np.arange(len(index)), kept[:n_kept]))
+            index.ids = list(range(len(index)))  # an index folder's ids are its rows
             index.add(vectors, ids[n_kept:])
             if not index.needs_rebuild(backend):
                 return index, "updated"

@@ -203,9 +203,15 @@ class Index:
         missing = [value for value in ids if value not in position]
         if missing:
             raise AudioretError(f"{len(missing)} ids are not in the index (first: {missing[0]!r})")
-        doomed = np.unique(np.array([position[value] for value in ids], dtype=np.int64))
+        self.remove_rows([position[value] for value in ids])
+
+    def remove_rows(self, rows: Sequence[int] | np.ndarray) -> None:
+        """`remove` by row number (for callers whose ids are the rows, like an index folder's)."""
+        doomed = np.unique(np.asarray(rows, dtype=np.int64))
         if not len(doomed):
             return
+        if doomed[0] < 0 or doomed[-1] >= len(self):
+            raise AudioretError(f"rows {doomed[0]}..{doomed[-1]} outside 0..{len(self) - 1}")
         if self.backend == "hnsw":
             raise AudioretError("an HNSW index cannot remove vectors; build it again without them")
         self.faiss_index.remove_ids(faiss.IDSelectorBatch(doomed))
