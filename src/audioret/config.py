@@ -52,9 +52,9 @@ class ModelConfig:
     embed_dim: int = 1024
     temperature: float | None = None  # the initial temperature; None: the model's default (the paper's 0.02)
     stored_weights: str = "all"  # "heads": save only projections + temperature (encoders from packages)
-    # A training-free prior fused into the score, {"weight": w, "tau": t} (models/audio_text.py); the audio
-    # encoder must report class posteriors (YAMNet).
-    prior: dict[str, float] | None = None
+    # A training-free prior fused into the score, {"weight": w, "tau": t, "prompts": ["the sound of {}", ...]}
+    # (models/audio_text.py); the audio encoder must report class posteriors (YAMNet).
+    prior: dict[str, Any] | None = None
     # What a model card must say about the weights the encoders load ({"audio encoder weights": "..."}):
     # written into the trained model's provenance, beside the training data's licences.
     licences: dict[str, str] | None = None

@@ -104,3 +104,29 @@ def test_prior_adds_the_zero_shot_score_to_the_cosine():
     # float32 sums of 384 + 521 terms of size <= 1: lambda sqrt(n) u (tests/tolerances.py).
     np.testing.assert_allclose(fused, cosine + 0.5 * zero_shot, rtol=0, atol=PROBABILISTIC_LAMBDA * 30 * U32)
     assert model.vector_dim == 384 + N_CLASSES
+
+
+def test_prior_prompts_average_the_unit_vectors_of_each_template():
+    prompts = ["{}", "the sound of {}"]
+    config = {"audio": {"name": "yamnet"}, "text": {"name": "minilm"}, "embed_dim": 384,
+              "prior": {"weight": 1.0, "tau": 0.1, "prompts": prompts}}
+    model = AudioTextModel(config).eval()
+    model.reset_heads()
+    names = model.audio.class_posteriors()[1]
+    # Independently: the text encoder on each written-out prompt, normalised, summed and normalised by hand.
+    plain, sound = (model.text_features([p.format(n) for n in names]).double() for p in prompts)
+    total = plain / plain.norm(dim=1, keepdim=True) + sound / sound.norm(dim=1, keepdim=True)
+    expected = total / total.norm(dim=1, keepdim=True)
+    # float32 norms and a mean over 384 terms of size <= 1: lambda sqrt(n) u (tests/tolerances.py).
+    np.testing.assert_allclose(model.prior_class_vectors.double(), expected, rtol=0,
+                               atol=PROBABILISTIC_LAMBDA * 20 * U32)
+    assert not torch.allclose(model.prior_class_vectors, torch.nn.functional.normalize(plain.float(), dim=1))
+
+
+@pytest.mark.parametrize("prior, message", [({"weight": 1.0, "tau": 0.1, "prompt": ["{}"]}, "unknown"),
+                                            ({"weight": 1.0}, "needs \\['tau'\\]"),
+                                            ({"weight": 1.0, "tau": 0.1, "prompts": ["sound of"]}, "one \\{\\}")])
+def test_a_malformed_prior_is_refused_with_its_key(prior, message):
+    config = {"audio": {"name": "yamnet"}, "text": {"name": "minilm"}, "embed_dim": 384, "prior": prior}
+    with pytest.raises(ConfigError, match=message):
+        AudioTextModel(config)

@@ -66,8 +66,9 @@ def write_layout(root: Path) -> Path:
     tuxpaint = root / "tuxpaint" / SOURCES["tuxpaint"].folder / "animals"
     write_tone(tuxpaint / "cat.ogg", 0.6, freq=1500, format="OGG")
     write_tone(tuxpaint / "cat_desc.ogg", 0.3, freq=1400, format="OGG")  # a spoken description: excluded
-    scorched = root / "scorched3d" / SOURCES["scorched3d"].folder / "globalmods" / "none" / "data" / "wav" / "misc"
-    write_tone(scorched / "cow.wav", 0.6, freq=150)
+    animals = root / "console-dog" / SOURCES["console-dog"].folder
+    write_tone(animals / "cow-moos.wav", 0.6, freq=150)
+    (animals / "gone.wav").symlink_to(animals / "missing.wav")  # packages ship dangling links: listed, skipped
     return root
 
 
@@ -77,7 +78,7 @@ def test_prepare_sfx_splits_by_source_with_licences(tmp_path):
     table.write_text("source,stem,caption,category\nscratch,dog,a dog barks,animals\n"
                      "megaglest,swordman-die,a man dies,people\nmegaglest,swordman-ack,a man says yes,people\n"
                      "megaglest,swordman-hit,a man is hit,people\ntuxpaint,cat,a cat meows,animals\n"
-                     "scorched3d,misc/cow,a cow moos,animals\n")
+                     "console-dog,cow-moos,a cow moos,animals\nconsole-dog,gone,a cow moos,animals\n")
     report = prepare("sfx", src, tmp_path / "out", captions=table)
     dev = list(read_manifest(report.manifests["dev"][0]))
     train = list(read_manifest(report.manifests["train"][0]))
@@ -102,6 +103,8 @@ def test_prepare_sfx_splits_by_source_with_licences(tmp_path):
     assert any("hedgewars: not found" in note for note in report.notes)
     problems = (tmp_path / "out" / "sfx_problems.txt").read_text()
     assert "Mystery7.wav" in problems
+    [(unreadable, reason)] = report.unreadable
+    assert unreadable.endswith("gone.wav") and "cannot be read" in reason and "gone.wav" in problems
     [(copy, why)] = report.duplicates
     assert copy.endswith("swordman_hit1.wav") and "copies dev clip scratch/Animal/Dog1.wav" in why
     assert "duplicate\t" in problems and "swordman_hit1.wav" in problems

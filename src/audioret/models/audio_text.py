@@ -31,7 +31,7 @@ from audioret.models.checkpoints import load_state_dict_strict
 from audioret.models.model_files import CONFIG_FILE, TEXT_FOLDER, WEIGHTS_FILE, stores_heads_only
 from audioret.models.registry import check_encoder_options, create_encoder, encoder_kind
 from audioret.utils.audio import load_audio, split_windows
-from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
+from audioret.utils.errors import AudioretError, ConfigError, DataFormatError, MissingFileError
 from audioret.utils.io import atomic_path, atomic_write
 
 # Options that point at published weights; a saved model carries its own weights instead.
@@ -44,18 +44,37 @@ HEAD_PREFIXES = ("audio_projection.", "text_projection.", "log_temperature", "pr
 DEFAULT_TEMPERATURE = 0.02
 
 
+PRIOR_KEYS = {"weight", "tau", "prompts"}
+
+
+def check_prior(prior: dict[str, Any]) -> None:
+    """A prior's settings, checked before any class vector is computed (a misspelt key would be ignored)."""
+    if unknown := set(prior) - PRIOR_KEYS:
+        raise ConfigError(f"model.prior: unknown setting(s) {sorted(unknown)}; known: {sorted(PRIOR_KEYS)}")
+    if missing := {"weight", "tau"} - set(prior):
+        raise ConfigError(f"model.prior needs {sorted(missing)} (e.g. {{weight: 1.0, tau: 0.1}})")
+    for prompt in prior.get("prompts") or []:
+        if not isinstance(prompt, str) or prompt.count("{}") != 1:
+            raise ConfigError(f"model.prior.prompts: {prompt!r} must be text with one {{}} where the class "
+                                f"name goes, e.g. 'the sound of {{}}'")
+
+
 class AudioTextModel(nn.Module):
     """Dual encoder for text-to-audio retrieval.
 
     Args:
         config: {"audio": {"name": ..., **options}, "text": {"name": ..., **options},
-                 "embed_dim": 1024, "temperature": 0.02, "prior": {"weight": ..., "tau": ...} (optional),
+                 "embed_dim": 1024, "temperature": 0.02, "prior": {"weight": ..., "tau": ..., "prompts": [...]}
+                 (optional),
                  "provenance": {...}}
 
     A model with a `prior` (its audio encoder must report class posteriors, as YAMNet does) adds a
     training-free score to the cosine similarity: sum_c softmax_c(cos(query, class name c) / tau) p(c | clip),
     times `weight`. Its search vectors (`encode_audio`, `encode_text`) are [unit embedding ; sqrt(weight) x
-    class part], so that their inner product is the fused score; they are not unit rows.
+    class part], so that their inner product is the fused score; they are not unit rows. A class's text
+    vector is its name's features, or with `prompts` (templates such as "the sound of {}") the mean of the
+    unit features of the name written into each template: a prompt ensemble, as in CLIP's zero-shot
+    classifiers.
     """
 
     def __init__(self, config: dict[str, Any]):
@@ -76,6 +95,7 @@ class AudioTextModel(nn.Module):
         self.log_temperature = nn.Parameter(torch.tensor(math.log(self.initial_temperature)))
         self.prior = config.get("prior")
         if self.prior is not None:
+            check_prior(self.prior)
             span, names = self.audio.class_posteriors()
             self.prior_span = span
             # The class names' text features, unit rows; computed by `reset_heads`, stored with the heads.
@@ -118,8 +138,14 @@ class AudioTextModel(nn.Module):
         self.text_projection.reset_parameters()
         self.log_temperature.fill_(math.log(self.initial_temperature))
         if self.prior is not None:
-            _, names = self.audio.class_posteriors()
-            self.prior_class_vectors.copy_(F.normalize(self.text_features(names), dim=-1))
+            self.prior_class_vectors.copy_(self.class_text_vectors())
+
+    def class_text_vectors(self) -> torch.Tensor:
+        """Unit text vectors [classes, text dim] of the audio encoder's class names, prompt-ensembled."""
+        _, names = self.audio.class_posteriors()
+        prompts = self.prior.get("prompts") or ["{}"]
+        per_prompt = [F.normalize(self.text_features([p.format(n) for n in names]), dim=-1) for p in prompts]
+        return F.normalize(torch.stack(per_prompt).mean(dim=0), dim=-1)
 
     @torch.no_grad()
     def lock_text_head(self, seed: int) -> None:
