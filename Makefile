@@ -97,7 +97,7 @@ sfx-sources: $(STAMP)
 		&& mkdir -p ../console-dog.tmp && tar -xzf console-dog-nodejs-1.0.22.tgz -C ../console-dog.tmp \
 		&& mv ../console-dog.tmp ../console-dog)
 
-# Rebuild the default model from those sources (about 7 minutes on one core, 4 of them features) into runs/audioret-sfx-small/model;
+# Rebuild the default model from those sources (about 12 minutes on one core, most of them features) into runs/audioret-sfx-small/model;
 # copy that folder's config.json and model.safetensors to src/audioret/default_model/ to ship it.
 default-model: $(STAMP) sfx-sources
 	$(BIN)/audioret prepare sfx data/sfx-sources data/sfx

@@ -87,14 +87,8 @@ def main() -> None:
     # The threshold the rest of the table builds on is the best teacher row's: a choice made on dev.
     measured = [t for t in TEACHER_THRESHOLDS if teacher_label(t) in means]
     threshold = max(measured, key=lambda t: means[teacher_label(t)]) if measured else SHIPPED.heads.teacher_threshold
-    rows = prior_rows(teacher(threshold), threshold)
-    means = measure(rows, dev, tables, args)
-    measured = [row for row in rows if row.label in means]
-    prior = max(measured, key=lambda row: means[row.label]).prior if measured else SHIPPED.model.prior
-    rows = prompt_rows(teacher(threshold), threshold, prior)
-    means = measure(rows, dev, tables, args)
-    measured = [row for row in rows if row.label in means]
-    prior = max(measured, key=lambda row: means[row.label]).prior if measured else SHIPPED.model.prior
+    prior = best_prior(prior_rows(teacher(threshold), threshold), dev, tables, args)
+    prior = best_prior(prompt_rows(teacher(threshold), threshold, prior), dev, tables, args)
     measure(training_rows(teacher(threshold), threshold, prior), dev, tables, args)
     if args.mpnet:
         table = FeatureTable(AudioTextModel(model_config("max", {"name": "minilm", "path": str(args.mpnet)})))
@@ -178,9 +172,8 @@ def prior_label(threshold: float, prior: dict) -> str:
 
 def prompt_rows(taught: list[ManifestRecord], threshold: float, prior: dict) -> list[Row]:
     """Class-name prompts, with the best prior."""
-    label = prior_label(threshold, prior)
-    return [Row(f"{label}, prompts {' | '.join(prompts)}", taught, prior={**prior, "prompts": list(prompts)})
-            for prompts in PROMPTS]
+    priors = [{**prior, "prompts": list(prompts)} for prompts in PROMPTS]
+    return [Row(prior_label(threshold, prompted), taught, prior=prompted) for prompted in priors]
 
 
 def training_rows(taught: list[ManifestRecord], threshold: float, prior: dict) -> list[Row]:
@@ -191,6 +184,14 @@ def training_rows(taught: list[ManifestRecord], threshold: float, prior: dict) -
         Row(f"{label}, weights of 3 seeds averaged", taught, heads=dataclasses.replace(BASE, average_seeds=3),
             prior=prior),
     ]
+
+
+def best_prior(rows: list[Row], dev: list[ManifestRecord], tables: dict[str, FeatureTable],
+               args: argparse.Namespace) -> dict:
+    """Measure the rows; the prior of the best one on dev (the shipped prior when --only skipped them all)."""
+    means = measure(rows, dev, tables, args)
+    measured = [row for row in rows if row.label in means]
+    return max(measured, key=lambda row: means[row.label]).prior if measured else SHIPPED.model.prior
 
 
 def measure(rows: list[Row], dev: list[ManifestRecord], tables: dict[str, FeatureTable],

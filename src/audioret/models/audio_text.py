@@ -56,7 +56,7 @@ def check_prior(prior: dict[str, Any]) -> None:
     for prompt in prior.get("prompts") or []:
         if not isinstance(prompt, str) or prompt.count("{}") != 1:
             raise ConfigError(f"model.prior.prompts: {prompt!r} must be text with one {{}} where the class "
-                                f"name goes, e.g. 'the sound of {{}}'")
+                              f"name goes, e.g. 'the sound of {{}}'")
 
 
 class AudioTextModel(nn.Module):
