@@ -67,7 +67,7 @@ endef
 demo-sources:
 	$(call unpack_debs,data/demo-sources,scratch:scratch 7kaa:7kaa-data)
 
-# The sound collections behind the default model, as Debian, PyPI and npm publish them (about 7 GB of
+# The sound collections behind the default model, as Debian, PyPI and npm publish them (about 8 GB of
 # packages): SOURCE:PACKAGE pairs, one folder per source (src/audioret/data/recipes/sfx.py lists their
 # licences and splits). A few keep their sounds in archives, which the archives step writes out as files.
 SFX_DEBS := megaglest:megaglest-data wesnoth:wesnoth-1.16-data hedgewars:hedgewars-data \
@@ -81,11 +81,28 @@ SFX_DEBS := megaglest:megaglest-data wesnoth:wesnoth-1.16-data hedgewars:hedgewa
 	caveexpress:caveexpress-data btanks:btanks-data brainparty:brainparty-data fillets:fillets-ng-data \
 	mirrormagic:mirrormagic-data scorched3d:scorched3d-data flare:flare-game pekka:pekka-kana-2-data \
 	simutrans:simutrans-pak64 tuxfootball:tuxfootball libreoffice:libreoffice-common wordwarvi:wordwarvi-sound \
-	deepin:deepin-sound-theme cube2:cube2-data freedroidrpg:freedroidrpg-data warmux:warmux-data \
+	deepin:deepin-sound-theme triplea:triplea xboard:xboard foobillard:foobillardplus-data gl-117:gl-117-data \
+	enigma:enigma-data cube2:cube2-data freedroidrpg:freedroidrpg-data warmux:warmux-data \
 	netpanzer:netpanzer-data sonic-pi:sonic-pi-samples freeciv:freeciv-data sound-icons:sound-icons \
 	gnome-audio:gnome-audio pychess:pychess gnubg:gnubg-data pokerth:pokerth-data kgoldrunner:kgoldrunner \
 	endless-sky:endless-sky-data yaru:yaru-theme-sound pidgin:pidgin-data opencity:opencity-data \
-	pingus:pingus-data tuxtype:tuxtype-data
+	pingus:pingus-data tuxtype:tuxtype-data \
+	unknown-horizons:unknown-horizons naev:naev-data freeorion:freeorion-data amphetamine:amphetamine-data \
+	trackballs:trackballs-data tworld:tworld-data madbomber:madbomber-data marsshooter:marsshooter-data \
+	sdl-ball:sdl-ball-data hex-a-hop:hex-a-hop-data pomodoro:gnome-shell-pomodoro-data openssn:openssn-data \
+	monsterz:monsterz-data circuslinux:circuslinux-data alienblaster:alienblaster-data barrage:barrage \
+	wing:wing-data abe:abe-data ceferino:ceferino-data njam:njam-data supertransball2:supertransball2-data \
+	penguin-command:penguin-command pygame-doc:python-pygame-doc stormbaancoureur:stormbaancoureur-data \
+	linphone:linphone-common kpat:kpat kshisen:kshisen kreversi:kreversi iagno:iagno dreamchess:dreamchess-data \
+	psi-plus:psi-plus-sounds eboard:eboard baresip:baresip-core twinkle:twinkle-common gtkboard:gtkboard \
+	seahorse-adventures:seahorse-adventures pathological:pathological freecol:freecol freegish:freegish-data \
+	spacezero:spacezero bomber:bomber lmarbles:lmarbles micropolis:micropolis-data \
+	searchandrescue:searchandrescue-data crossfire:crossfire-client plee-the-bear:plee-the-bear-data \
+	tuxpaint-data:tuxpaint-data etw:etw-data dustracing2d:dustracing2d-data kolf:kolf lmms:lmms-common \
+	mesecons:minetest-mod-mesecons nether:minetest-mod-nether xdecor:minetest-mod-xdecor \
+	mazeofgalious:mazeofgalious-data hannah:hannah-data trophy:trophy-data dopewars:dopewars-data \
+	unified-inventory:minetest-mod-unified-inventory tuxpaint-plugins:tuxpaint-plugins-default \
+	pinball:pinball-data
 sfx-sources: $(STAMP)
 	$(call unpack_debs,data/sfx-sources,$(SFX_DEBS))
 	$(BIN)/python -m audioret.data.recipes.archives data/sfx-sources/openclonk data/sfx-sources/openttd \
@@ -96,6 +113,9 @@ sfx-sources: $(STAMP)
 	[ -d data/sfx-sources/console-dog ] || (cd data/sfx-sources/debs && npm pack --silent console-dog-nodejs@1.0.22 \
 		&& mkdir -p ../console-dog.tmp && tar -xzf console-dog-nodejs-1.0.22.tgz -C ../console-dog.tmp \
 		&& mv ../console-dog.tmp ../console-dog)
+	[ -d data/sfx-sources/ion-sound ] || (cd data/sfx-sources/debs && npm pack --silent ion-sound@3.0.7 \
+		&& mkdir -p ../ion-sound.tmp && tar -xzf ion-sound-3.0.7.tgz -C ../ion-sound.tmp \
+		&& mv ../ion-sound.tmp ../ion-sound)
 
 # Rebuild the default model from those sources (about 12 minutes on one core, most of them features) into runs/audioret-sfx-small/model;
 # copy that folder's config.json and model.safetensors to src/audioret/default_model/ to ship it.

@@ -66,7 +66,7 @@ def write_layout(root: Path) -> Path:
     tuxpaint = root / "tuxpaint" / SOURCES["tuxpaint"].folder / "animals"
     write_tone(tuxpaint / "cat.ogg", 0.6, freq=1500, format="OGG")
     write_tone(tuxpaint / "cat_desc.ogg", 0.3, freq=1400, format="OGG")  # a spoken description: excluded
-    animals = root / "console-dog" / SOURCES["console-dog"].folder
+    animals = root / "ion-sound" / SOURCES["ion-sound"].folder
     write_tone(animals / "cow-moos.wav", 0.6, freq=150)
     (animals / "gone.wav").symlink_to(animals / "missing.wav")  # packages ship dangling links: listed, skipped
     return root
@@ -78,7 +78,7 @@ def test_prepare_sfx_splits_by_source_with_licences(tmp_path):
     table.write_text("source,stem,caption,category\nscratch,dog,a dog barks,animals\n"
                      "megaglest,swordman-die,a man dies,people\nmegaglest,swordman-ack,a man says yes,people\n"
                      "megaglest,swordman-hit,a man is hit,people\ntuxpaint,cat,a cat meows,animals\n"
-                     "console-dog,cow-moos,a cow moos,animals\nconsole-dog,gone,a cow moos,animals\n")
+                     "ion-sound,cow-moos,a cow moos,animals\nion-sound,gone,a cow moos,animals\n")
     report = prepare("sfx", src, tmp_path / "out", captions=table)
     dev = list(read_manifest(report.manifests["dev"][0]))
     train = list(read_manifest(report.manifests["train"][0]))
