@@ -50,7 +50,7 @@ def prepare(
     _print_left_out("unreadable audio (skipped)", [f"{p}: {r}" for p, r in report.unreadable], report.problems_file)
     _print_left_out("audio not of the published length (skipped)", [f"{p}: {r}" for p, r in report.mismatched],
                     report.problems_file)
-    _print_left_out("training clips copying a held-out clip (left out)", [f"{p}: {r}" for p, r in report.duplicates],
+    _print_left_out("clips copying a clip of a held-out split (left out)", [f"{p}: {r}" for p, r in report.duplicates],
                     report.problems_file)
 
 

@@ -110,6 +110,21 @@ def test_prepare_sfx_splits_by_source_with_licences(tmp_path):
     assert "duplicate\t" in problems and "swordman_hit1.wav" in problems
 
 
+def test_a_test_clip_that_copies_a_dev_clip_is_left_out_of_test(tmp_path):
+    src = write_layout(tmp_path / "src")
+    dog, rate = sf.read(src / "scratch" / SOURCES["scratch"].folder / "Animal" / "Dog2.wav")
+    sf.write(src / "ion-sound" / SOURCES["ion-sound"].folder / "dog-copy.wav",
+             0.7 * soxr.resample(dog, rate, 32_000), 32_000)  # another package's copy, resampled and quieter
+    table = tmp_path / "table.csv"
+    table.write_text("source,stem,caption,category\nscratch,dog,a dog barks,animals\n"
+                     "ion-sound,cow-moos,a cow moos,animals\nion-sound,dog-copy,a dog barks,animals\n")
+    report = prepare("sfx", src, tmp_path / "out", captions=table)
+    test = list(read_manifest(report.manifests["test"][0]))
+    assert [r.captions for r in test] == [["a cow moos"]]
+    [(copy, why)] = report.duplicates
+    assert copy.endswith("dog-copy.wav") and "copies dev clip scratch/Animal/Dog2.wav" in why
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("source,stem,caption\nwesnoth,x,a\n", "expected columns"),
     ("source,stem,caption,category\nwesnoth,x,a,people\nwesnoth,x,b,people\n", "listed twice"),

@@ -18,7 +18,8 @@ are unpacked by `archives.py`). `SOURCES` below names each source's package, lic
 
 Splits hold whole packages: `dev` (model and recipe choices are made on it) and `test` (the figures we
 report, run once) are sources never trained on. Training clips that near-duplicate a held-out clip
-(another package's copy of the same recording, found by `duplicates.py`) are left out and listed.
+(another package's copy of the same recording, found by `duplicates.py`), and test clips that
+near-duplicate a development clip, are left out and listed.
 Sources that are absent are skipped with a note.
 """
 
@@ -454,11 +455,15 @@ def prepare_sfx(src: Path, out: Path, workers: int = 8, captions: Path | None = 
 
 def drop_copies_of_held_out(records: list[ManifestRecord], report: PrepareReport,
                             workers: int) -> list[ManifestRecord]:
-    """Training clips that near-duplicate a development or test clip (another package's copy of the same
-    recording) are left out, so the held-out figures are not flattered by clips the model trained on."""
-    held_out = [r for r in records if r.split in HELD_OUT]
+    """Clips that near-duplicate a clip of a later-used split (another package's copy of the same recording)
+    are left out: training clips that copy a development or test clip, so the held-out figures are not
+    flattered by clips the model trained on, and test clips that copy a development clip, so the test set
+    judges choices made on dev with sounds dev did not hold."""
+    dev = [r for r in records if r.split == "dev"]
+    test = [r for r in records if r.split == "test"]
     train = [r for r in records if r.split not in HELD_OUT]
-    copies = find_near_duplicates(held_out, train, workers=workers)
+    copies = [*find_near_duplicates(dev + test, train, workers=workers),
+              *find_near_duplicates(dev, test, workers=workers)]
     for copy in copies:
         report.duplicates.append((copy.dropped.audio, f"copies {copy.kept.split} clip {copy.kept.id} "
                                                       f"(correlation {copy.correlation:.2f})"))
