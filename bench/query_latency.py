@@ -11,7 +11,10 @@ busy machine inflates less than the wall time. Torch path: AUDIORET_NO_ONNX=1. T
 the environment sets them (the issue measured with OMP_NUM_THREADS unset).
 
 Server: the search endpoint through FastAPI's TestClient in this process (no sockets), p50 and p90 of
---server-queries distinct captions, one request at a time, after a few unmeasured warm-up requests.
+--server-queries distinct captions, one request at a time, after a few unmeasured warm-up requests; then
+requests/s with the same captions sent one at a time, and sent by --clients threads at once: each request
+encoded in its own model call (MAX_JOINED_QUERIES set to 1, the baseline), and as served (the searcher joins
+the text of requests that arrive while the model is busy into one call: `Searcher.text`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 CAPTIONS = Path(__file__).resolve().parents[1] / "src/audioret/data/recipes/sfx_captions.csv"
@@ -68,25 +72,39 @@ def one_off_seconds(index: Path, torch_path: bool, repeats: int) -> tuple[float,
     return statistics.median(times), statistics.median(cpu)
 
 
-def server_milliseconds(index: Path, torch_path: bool, queries: list[str]) -> tuple[float, float]:
+def server_figures(index: Path, torch_path: bool, queries: list[str], clients: int) -> dict[str, float]:
+    """p50 and p90 ms of one request at a time, and requests/s sequentially and from `clients` threads."""
     from fastapi.testclient import TestClient
 
-    from audioret.retrieval.search import Searcher
+    from audioret.retrieval import search
     from audioret.retrieval.server import create_app
 
-    searcher = Searcher.open(index, fast_text=not torch_path)
+    searcher = search.Searcher.open(index, fast_text=not torch_path)
     if not torch_path and not searcher.prepare_fast_text():
         raise SystemExit("the model's text side has no ONNX export")
     client = TestClient(create_app(searcher), base_url="http://127.0.0.1")
-    for query in queries[:WARMUP]:
-        client.get("/search", params={"q": query}).raise_for_status()
-    times = []
-    for query in queries[WARMUP:]:
+
+    def ask(query: str) -> float:
         start = time.perf_counter()
         client.get("/search", params={"q": query}).raise_for_status()
-        times.append(1000 * (time.perf_counter() - start))
-    times.sort()
-    return statistics.median(times), times[int(0.9 * (len(times) - 1))]
+        return 1000 * (time.perf_counter() - start)
+
+    for query in queries[:WARMUP]:
+        ask(query)
+    measured = queries[WARMUP:]
+    start = time.perf_counter()
+    times = sorted(ask(query) for query in measured)
+    sequential = len(measured) / (time.perf_counter() - start)
+    figures = {"p50": statistics.median(times), "p90": times[int(0.9 * (len(times) - 1))],
+               "sequential": sequential}
+    for name, joined in (("separate", 1), ("joined", search.MAX_JOINED_QUERIES)):
+        search.MAX_JOINED_QUERIES, default = joined, search.MAX_JOINED_QUERIES  # 1: one request per model call
+        start = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(ask, measured))
+        figures[name] = len(measured) / (time.perf_counter() - start)
+        search.MAX_JOINED_QUERIES = default
+    return figures
 
 
 def captions(count: int) -> list[str]:
@@ -100,6 +118,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, help="an index folder (default: arcade's sounds, indexed now)")
     parser.add_argument("--repeats", type=int, default=3, help="measured one-off runs per path (median)")
     parser.add_argument("--server-queries", type=int, default=50, help="measured server requests per path")
+    parser.add_argument("--clients", type=int, default=8, help="threads sending requests at once")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="audioret-latency-"))
     try:
@@ -107,11 +126,13 @@ def main() -> None:
         queries = captions(args.server_queries + WARMUP)
         print(f"index {index}; {os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
         print(f"{'text path':<10} {'one-off wall s':>15} {'one-off CPU s':>14} {'server p50 ms':>14} "
-              f"{'server p90 ms':>14}")
+              f"{'server p90 ms':>14} {'req/s 1 client':>15} {f'{args.clients} clients, separate':>20} "
+              f"{f'{args.clients} clients, joined':>18}")
         for name, torch_path in (("torch", True), ("onnx", False)):
             seconds, cpu = one_off_seconds(index, torch_path, args.repeats)
-            p50, p90 = server_milliseconds(index, torch_path, queries)
-            print(f"{name:<10} {seconds:>15.2f} {cpu:>14.2f} {p50:>14.1f} {p90:>14.1f}", flush=True)
+            server = server_figures(index, torch_path, queries, args.clients)
+            print(f"{name:<10} {seconds:>15.2f} {cpu:>14.2f} {server['p50']:>14.1f} {server['p90']:>14.1f} "
+                  f"{server['sequential']:>15.1f} {server['separate']:>20.1f} {server['joined']:>18.1f}", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.testclient import TestClient
@@ -26,3 +28,53 @@ def test_parallel_searches_each_get_their_own_answer(sound_library, tmp_path, mo
         answers = list(pool.map(ask, queries))
     assert [q for q, _ in answers] == queries
     assert all(paths == expected[q] for q, paths in answers)
+
+
+class CountingEncoder:
+    """The model's text side, slowed down so that concurrent requests queue behind it, counting its calls."""
+
+    def __init__(self, model):
+        self.model, self.batches = model, []
+        self.lock = threading.Lock()
+
+    def encode_text(self, queries):
+        with self.lock:
+            self.batches.append(len(queries))
+        time.sleep(0.05)  # long enough for the other threads to arrive (the assertions do not time anything)
+        return self.model.encode_text(queries)
+
+
+def test_concurrent_text_requests_share_model_calls(sound_library, tmp_path, model, model_dir):
+    index_folder(sound_library, tmp_path / "idx", model, describe_model(model_dir, model), show_progress=False)
+    searcher = Searcher.open(tmp_path / "idx", fast_text=False)
+    queries = ["a dog barks", "rain falls on the roof", "birds sing", "three beeps"] * 6
+    expected = {q: [h.item.path for h in searcher.text([q], 5)[0]] for q in set(queries)}
+    counting = searcher.text_encoder = CountingEncoder(searcher.model)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda q: [h.item.path for h in searcher.text([q], 5)[0]], queries))
+    assert answers == [expected[q] for q in queries]
+    assert sum(counting.batches) == len(queries)  # every query encoded once
+    assert len(counting.batches) < len(queries) and max(counting.batches) > 1
+
+
+def test_a_failed_joined_call_fails_each_request_it_held(sound_library, tmp_path, model, model_dir):
+    index_folder(sound_library, tmp_path / "idx", model, describe_model(model_dir, model), show_progress=False)
+    searcher = Searcher.open(tmp_path / "idx", fast_text=False)
+
+    class Broken(CountingEncoder):
+        def encode_text(self, queries):
+            super().encode_text(queries)
+            raise RuntimeError("the model fell over")
+
+    searcher.text_encoder = Broken(searcher.model)
+
+    def ask(query):
+        try:
+            searcher.text([query], 5)
+        except RuntimeError as err:
+            return str(err)
+        return "answered"
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(ask, ["a", "b", "c", "d"])) == ["the model fell over"] * 4
+    assert searcher.text_encoder.batches and not searcher._waiting  # nothing left queued

@@ -29,6 +29,7 @@ __all__ = ["Searcher", "describe_model", "resolve_model_dir"]  # the last two li
 
 _log = logging.getLogger("audioret.serve")
 RELOAD_ATTEMPTS = 3  # a request does not wait long for a commit in progress; the next one tries again
+MAX_JOINED_QUERIES = 64  # queries of concurrent requests encoded in one model call, at most
 
 
 class Searcher:
@@ -51,6 +52,8 @@ class Searcher:
         self.fingerprint = fingerprint or library.model_info["fingerprint"]
         self._export_blocked = False  # a damaged export is reported, never overwritten by a reader
         self._lock = threading.Lock()
+        self._waiting: list[_Pending] = []  # text requests queued for the next model call (under _queue_lock)
+        self._queue_lock = threading.Lock()
         self._model_lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._marker = marker_of(library.folder)
@@ -138,10 +141,46 @@ class Searcher:
             if any("\ud800" <= char <= "\udfff" for char in query):  # bytes that were not UTF-8 (surrogateescape)
                 raise AudioretError(f"query {i + 1} is not valid UTF-8 text; type it again in a UTF-8 terminal")
         library = library or self.library
-        encoder = self.text_encoder or self.model
+        return library.search(self._encode_joined(list(queries)), k, admit=admit)
+
+    def _encode_joined(self, queries: list[str]) -> np.ndarray:
+        """Text vectors of `queries`, encoded together with those of requests that arrived meanwhile.
+
+        The server answers requests on several threads but the model runs one call at a time: a request
+        that finds it busy queues its queries, and whichever request runs next encodes every queued one in
+        one call (a batch costs little more than one query). Nothing waits for a timer, so a lone request
+        is encoded at once and alone.
+        """
+        pending = _Pending(queries)
+        with self._queue_lock:
+            self._waiting.append(pending)
         with self._lock:
-            vectors = encoder.encode_text(list(queries))
-        return library.search(vectors, k, admit=admit)
+            while not pending.done:  # requests queued before this one go first
+                self._encode_waiting()
+        if pending.error is not None:
+            raise pending.error
+        return pending.vectors
+
+    def _encode_waiting(self) -> None:
+        """Encode the queued requests (up to MAX_JOINED_QUERIES queries, at least one request); under _lock."""
+        with self._queue_lock:
+            taken, count = 0, 0
+            while taken < len(self._waiting) and (taken == 0 or count + len(self._waiting[taken].queries)
+                                                  <= MAX_JOINED_QUERIES):
+                count += len(self._waiting[taken].queries)
+                taken += 1
+            batch, self._waiting = self._waiting[:taken], self._waiting[taken:]
+        encoder = self.text_encoder or self.model
+        try:
+            vectors = encoder.encode_text([query for request in batch for query in request.queries])
+        except Exception as err:  # each request of the batch reports the failure itself
+            for request in batch:
+                request.error, request.done = err, True
+            return
+        start = 0
+        for request in batch:
+            request.vectors, request.done = vectors[start : start + len(request.queries)], True
+            start += len(request.queries)
 
     def like(self, path: str | Path, k: int = 10) -> list[Hit]:
         """Files that sound like `path`: its stored vector if it is indexed, else it is embedded now."""
@@ -161,3 +200,13 @@ class Searcher:
         path = library.items[item_id].path
         vector = library.file_vector(path)
         return library.search(np.asarray(vector)[None], k, exclude=[path], admit=admit)[0]
+
+
+class _Pending:
+    """One text request waiting for the model: its queries, then its vectors or the error of the call."""
+
+    def __init__(self, queries: list[str]):
+        self.queries = queries
+        self.vectors: np.ndarray | None = None
+        self.error: Exception | None = None
+        self.done = False
