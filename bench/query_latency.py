@@ -97,13 +97,16 @@ def server_figures(index: Path, torch_path: bool, queries: list[str], clients: i
     sequential = len(measured) / (time.perf_counter() - start)
     figures = {"p50": statistics.median(times), "p90": times[int(0.9 * (len(times) - 1))],
                "sequential": sequential}
-    for name, joined in (("separate", 1), ("joined", search.MAX_JOINED_QUERIES)):
-        search.MAX_JOINED_QUERIES, default = joined, search.MAX_JOINED_QUERIES  # 1: one request per model call
-        start = time.perf_counter()
-        with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(ask, measured))
-        figures[name] = len(measured) / (time.perf_counter() - start)
-        search.MAX_JOINED_QUERIES = default
+    served = search.MAX_JOINED_QUERIES
+    try:
+        for name, joined in (("separate", 1), ("joined", served)):  # 1: one request per model call
+            search.MAX_JOINED_QUERIES = joined
+            start = time.perf_counter()
+            with ThreadPoolExecutor(clients) as pool:
+                list(pool.map(ask, measured))
+            figures[name] = len(measured) / (time.perf_counter() - start)
+    finally:
+        search.MAX_JOINED_QUERIES = served
     return figures
 
 

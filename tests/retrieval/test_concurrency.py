@@ -30,6 +30,12 @@ def test_parallel_searches_each_get_their_own_answer(sound_library, tmp_path, mo
     assert all(paths == expected[q] for q, paths in answers)
 
 
+def torch_searcher(sound_library, tmp_path, model, model_dir) -> Searcher:
+    """A searcher over the sound library that embeds text with the torch model (no ONNX export)."""
+    index_folder(sound_library, tmp_path / "idx", model, describe_model(model_dir, model), show_progress=False)
+    return Searcher.open(tmp_path / "idx", fast_text=False)
+
+
 class CountingEncoder:
     """The model's text side, slowed down so that concurrent requests queue behind it, counting its calls."""
 
@@ -45,8 +51,7 @@ class CountingEncoder:
 
 
 def test_concurrent_text_requests_share_model_calls(sound_library, tmp_path, model, model_dir):
-    index_folder(sound_library, tmp_path / "idx", model, describe_model(model_dir, model), show_progress=False)
-    searcher = Searcher.open(tmp_path / "idx", fast_text=False)
+    searcher = torch_searcher(sound_library, tmp_path, model, model_dir)
     queries = ["a dog barks", "rain falls on the roof", "birds sing", "three beeps"] * 6
     expected = {q: [h.item.path for h in searcher.text([q], 5)[0]] for q in set(queries)}
     counting = searcher.text_encoder = CountingEncoder(searcher.model)
@@ -58,8 +63,7 @@ def test_concurrent_text_requests_share_model_calls(sound_library, tmp_path, mod
 
 
 def test_a_failed_joined_call_fails_each_request_it_held(sound_library, tmp_path, model, model_dir):
-    index_folder(sound_library, tmp_path / "idx", model, describe_model(model_dir, model), show_progress=False)
-    searcher = Searcher.open(tmp_path / "idx", fast_text=False)
+    searcher = torch_searcher(sound_library, tmp_path, model, model_dir)
 
     class Broken(CountingEncoder):
         def encode_text(self, queries):

@@ -164,22 +164,24 @@ class Searcher:
     def _encode_waiting(self) -> None:
         """Encode the queued requests (up to MAX_JOINED_QUERIES queries, at least one request); under _lock."""
         with self._queue_lock:
-            taken, count = 0, 0
-            while taken < len(self._waiting) and (taken == 0 or count + len(self._waiting[taken].queries)
-                                                  <= MAX_JOINED_QUERIES):
-                count += len(self._waiting[taken].queries)
-                taken += 1
-            batch, self._waiting = self._waiting[:taken], self._waiting[taken:]
+            batch: list[_Pending] = []
+            count = 0
+            for request in self._waiting:
+                count += len(request.queries)
+                if batch and count > MAX_JOINED_QUERIES:
+                    break
+                batch.append(request)
+            del self._waiting[: len(batch)]
         encoder = self.text_encoder or self.model
         try:
             vectors = encoder.encode_text([query for request in batch for query in request.queries])
         except Exception as err:  # each request of the batch reports the failure itself
             for request in batch:
-                request.error, request.done = err, True
+                request.error = err
             return
         start = 0
         for request in batch:
-            request.vectors, request.done = vectors[start : start + len(request.queries)], True
+            request.vectors = vectors[start : start + len(request.queries)]
             start += len(request.queries)
 
     def like(self, path: str | Path, k: int = 10) -> list[Hit]:
@@ -209,4 +211,7 @@ class _Pending:
         self.queries = queries
         self.vectors: np.ndarray | None = None
         self.error: Exception | None = None
-        self.done = False
+
+    @property
+    def done(self) -> bool:
+        return self.vectors is not None or self.error is not None
