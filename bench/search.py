@@ -18,9 +18,9 @@ index, the truth for recall@10), then each backend at its default effort (marked
 --effort value. Columns: build s, p50/p99 ms of one query per call (what a search box sends),
 batched q/s (every query in one call, what `search --queries` sends), recall@10 against exact,
 and disk / RAM per million vectors: the files `Index.save` writes, and what a loaded index holds
-in memory (FAISS structures plus the vectors it keeps in RAM; memory-mapped vectors count only as
-disk, re-ranking reads k x a few rows of them per query).
-Memory: about 3 x n x dim x 4 bytes (2 GB at 100k x 1,545).
+in memory (FAISS structures plus the vectors it keeps in RAM; the IVF's float16 row segments are
+memory-mapped and count only as disk: re-scoring reads 50 of their rows per query).
+Memory: about 3 x n x dim x 4 bytes (2 GB at 100k x 1,545; 18 GB at 1M).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from audioret.retrieval.rowstore import is_segment_name
 from audioret.retrieval.vectors import Index
 
 K = 10
@@ -148,14 +149,13 @@ def recall(found: list[list[int]], truth: list[list[int]]) -> float:
     return float(np.mean([len(set(f) & set(t)) / K for f, t in zip(found, truth, strict=True)]))
 
 
-def folder_bytes(index: Index) -> int:
+def folder_sizes(index: Index) -> tuple[int, int]:
+    """Bytes of the files `Index.save` writes, and of those a loaded index holds in RAM (all but the
+    IVF's row segments, which are memory-mapped)."""
     with tempfile.TemporaryDirectory() as tmp:
         index.save(tmp)
-        return sum(p.stat().st_size for p in Path(tmp).iterdir())
-
-
-def ram_bytes(index: Index) -> int:
-    return index.memory_bytes() if hasattr(index, "memory_bytes") else folder_bytes(index)
+        sizes = {p.name: p.stat().st_size for p in Path(tmp).iterdir()}
+    return sum(sizes.values()), sum(size for name, size in sizes.items() if not is_segment_name(name))
 
 
 def bench_data_set(base: np.ndarray, queries: np.ndarray, backends: list[str], efforts: list[int]) -> list[tuple]:
@@ -168,8 +168,8 @@ def bench_data_set(base: np.ndarray, queries: np.ndarray, backends: list[str], e
     exact = Index.build(base, backend="flat")
     build_s = time.perf_counter() - tick
     truth, lat = time_single(index_search(exact), queries)
-    rows.append(("exact flat", f"{build_s:.1f}", lat, time_batched(index_search(exact), queries), 1.0,
-                 folder_bytes(exact) * per_million, ram_bytes(exact) * per_million))
+    disk, ram = (size * per_million for size in folder_sizes(exact))
+    rows.append(("exact flat", f"{build_s:.1f}", lat, time_batched(index_search(exact), queries), 1.0, disk, ram))
     del exact
     for backend in backends:
         tick = time.perf_counter()
@@ -180,7 +180,7 @@ def bench_data_set(base: np.ndarray, queries: np.ndarray, backends: list[str], e
             print(f"  {backend}: {len(base):,} vectors is within the exact limit; nothing approximate to measure")
             continue
         knob = "nprobe" if ann.backend == "ivf" else "efSearch"
-        disk, ram = folder_bytes(ann) * per_million, ram_bytes(ann) * per_million
+        disk, ram = (size * per_million for size in folder_sizes(ann))
         for effort in [default, *[e for e in efforts if e != default]]:
             ann.set_search_effort(effort)
             found, lat = time_single(index_search(ann), queries)

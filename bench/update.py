@@ -64,6 +64,7 @@ def main() -> None:
                         lambda base=base: store.commit(items_for(paths), base, ROOT))
             print(f"    ({how}; backend {store.library_info()['backend']})")
         del base
+        tick = time.time()
         size = sum(p.stat().st_size for p in store.folder.iterdir() if p.is_file())
         print(f"  index folder: {size / 2**30:.2f} GB ({size / args.n * 1e6 / 2**30:.2f} GB per million)")
         changed = set(rng.choice(args.n, args.changed, replace=False).tolist())
@@ -71,12 +72,16 @@ def main() -> None:
         new_paths = [paths[i] for i in kept_rows] + [paths[i] for i in sorted(changed)]
         kept = kept_rows + [-1] * args.changed
         for label, rebuild in [("in place", False), ("rebuilt", True)][: 1 if args.no_rebuild else 2]:
+            new_items = items_for(new_paths)  # the indexer's list, made while it walks the folder: not timed
             with store.writing():
                 timed("writer reads the committed state (checksums included)", store.committed_snapshot)
                 how = timed(f"commit of {args.changed} changed files, {label}",
-                            lambda rebuild=rebuild: store.commit(items_for(new_paths), fresh, ROOT, kept=kept,
-                                                                 rebuild=rebuild))
+                            lambda rebuild=rebuild, new_items=new_items: store.commit(
+                                new_items, fresh, ROOT, kept=kept, rebuild=rebuild))
                 print(f"    ({how})")
+            written = [p for p in store.folder.iterdir() if p.is_file() and p.stat().st_mtime > tick]
+            print(f"    files written by it: {sum(p.stat().st_size for p in written) / 2**20:,.0f} MB")
+            tick = time.time()
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ def test_a_full_disk_keeps_what_was_done_and_says_so(library_copy, tmp_path, mod
     fails(capsys, index_argv(library_copy, out, model_dir, "--batch-size", "1"), "disk is full", "intact", "resume")
     monkeypatch.undo()
     assert Library.open(out).n_files == 8  # the last commit still serves
-    monkeypatch.setattr(Index, "save", lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left")))
+    monkeypatch.setattr(Index, "save", lambda *a, **kw: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left")))
     fails(capsys, index_argv(library_copy, out, model_dir, "--batch-size", "1"), "disk is full")
     monkeypatch.undo()
     assert Library.open(out).n_files == 8

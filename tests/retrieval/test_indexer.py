@@ -401,6 +401,51 @@ def test_an_update_changes_the_index_in_place_and_equals_indexing_from_scratch(
     assert ranked[0] == ranked[1]
 
 
+def segment_stamps(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.glob("rows-*.npy")}
+
+
+def test_an_ivf_update_adds_one_row_segment_and_leaves_the_others_untouched(library_copy, tmp_path, model,
+                                                                            model_dir):
+    out = tmp_path / "idx"
+    build(library_copy, out, model, model_dir, backend="ivf")
+    first = segment_stamps(out)
+    assert len(first) == 1
+    (library_copy / "water" / "drip.wav").unlink()
+    write_sound(library_copy / "new" / "chime.wav", 2.0, 1500.0)
+    assert build(library_copy, out, model, model_dir, backend="ivf").structure == "updated"
+    second = segment_stamps(out)
+    assert len(second) == 2 and {name: second[name] for name in first} == first  # not rewritten
+    record = json.loads((out / "ids.json").read_text())["rows"]
+    assert [s["name"] for s in record["segments"]][0] in first and len(record["dead"]) == 1
+    assert build(library_copy, out, model, model_dir, backend="ivf", rebuild=True).structure == "built"
+    rebuilt = segment_stamps(out)
+    assert len(rebuilt) == 1 and not rebuilt.keys() & second.keys()  # replaced segments are deleted
+    build(library_copy, out, model, model_dir, backend="flat")
+    assert not segment_stamps(out) and Library.open(out).index.backend == "flat"
+
+
+def test_a_damaged_row_segment_is_refused_by_readers_and_repaired_by_indexing(library_copy, tmp_path, model,
+                                                                              model_dir):
+    out = tmp_path / "idx"
+    build(library_copy, out, model, model_dir, backend="ivf")
+    before = by_path(out)
+    (segment,) = out.glob("rows-*.npy")
+    data = bytearray(segment.read_bytes())
+    data[-1] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    with pytest.raises(AudioretError, match=f"{segment.name} is not the one ids.json describes"):
+        Library.open(out)
+    segment.unlink()
+    with pytest.raises(AudioretError, match=f"{segment.name} is missing"):
+        Library.open(out)
+    build(library_copy, out, model, model_dir, backend="ivf")
+    repaired = by_path(out)
+    assert repaired.keys() == before.keys()
+    for key, vector in before.items():
+        np.testing.assert_array_equal(repaired[key], vector)
+
+
 def test_rebuild_trains_the_structure_afresh(library_copy, tmp_path, model, model_dir):
     out = tmp_path / "idx"
     build(library_copy, out, model, model_dir, backend="ivf")

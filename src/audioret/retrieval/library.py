@@ -2,11 +2,13 @@
 
     IDX/items.jsonl      one line per segment: id, path (relative to the library root), size,
                          mtime_ns, start, end (seconds)
-    IDX/vectors.faiss    the FAISS search structure, the one copy of the segment vectors (row i = item i;
-                         read back so that re-indexing, merging and "more like this" never need the
-                         audio again) + ids.json. Folders written before kept a second copy in
-                         embeddings.npy; it is still checked when index.json names it, and dropped by
-                         the next commit.
+    IDX/vectors.faiss    the FAISS search structure (row i = item i) + ids.json. Up to 100k segments it is
+                         the one copy of the vectors; above, an IVF over narrow projections, and the
+                         vectors lie in IDX/rows-*.npy (float16 segments, written once: a commit adds
+                         one for its new rows; ids.json names them, their sha256 and the dead rows).
+                         Read back so that re-indexing, merging and "more like this" never need the
+                         audio again. Folders written before kept a second copy in embeddings.npy; it
+                         is still checked when index.json names it, and dropped by the next commit.
     IDX/model.json       fingerprint of the model that made the vectors; searching with another is an error
     IDX/files.jsonl      per file: duration, sample rate, channels, format; peaks.npy: waveform thumbnails
                          (see `fileinfo.py`; optional: folders indexed before them are served without)
@@ -19,7 +21,8 @@ A commit changes the committed index in place where it can: the rows of removed 
 dropped, new files appended at the end of items.jsonl, and an IVF index keeps its trained cells until
 it outgrows them (`Index.needs_rebuild`) or `rebuild` is asked for.
 A commit stages every new file in IDX/.commit/, writes a journal naming them, then moves them into
-place, index.json last; a writer killed anywhere in between is rolled forward by the next writer.
+place, new row segments first and index.json last; a writer killed anywhere in between is rolled
+forward by the next writer, which also deletes the row segments no commit names any more.
 Readers (`Library.open`) never write, repair or delete anything: they check that the files they
 opened are the ones index.json names (counts and checksums), retry briefly while a commit is being
 moved into place, and otherwise refuse with a message saying how to repair the folder.
@@ -48,9 +51,10 @@ import faiss
 import numpy as np
 
 from audioret.retrieval.fileinfo import FILES_FILE, PEAKS_FILE, FileTable
+from audioret.retrieval.rowstore import is_segment_name
 from audioret.retrieval.vectors import IDS_FILE, VECTORS_FILE, Index, RowView
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
-from audioret.utils.io import FILE_MODE, atomic_write, fsync_folder
+from audioret.utils.io import FILE_MODE, atomic_write, file_sha256, fsync_folder
 
 ITEMS_FILE, EMBEDDINGS_FILE, MODEL_FILE, LIBRARY_FILE = "items.jsonl", "embeddings.npy", "model.json", "index.json"
 PENDING_DIR, STAGING_DIR, JOURNAL_FILE, LOCK_FILE = "pending", ".commit", "commit.json", "writer.lock"
@@ -284,7 +288,7 @@ class IndexStore:
         staging = self.folder / STAGING_DIR
         _remove_tree(staging)
         staging.mkdir(parents=True)
-        index.save(staging)
+        index.save(staging, reuse=self.folder)
         write_items(staging / ITEMS_FILE, items)
         if files is not None:
             files.write(staging)
@@ -293,11 +297,12 @@ class IndexStore:
             json.dump({"root": str(root), "items": len(items), "files": len({i.path for i in items}),
                        "dim": int(index.dim), "backend": index.backend, "commit": uuid.uuid4().hex,
                        "model": self.model_info()["fingerprint"],
-                       "sha256": {name: _file_sha256(staging / name) for name in checked}}, handle, indent=2)
+                       "sha256": {name: file_sha256(staging / name) for name in checked}}, handle, indent=2)
         parts = sorted(p.name for p in (self.folder / PENDING_DIR).glob("*.npz")) if (
             self.folder / PENDING_DIR).is_dir() else []
+        segments = sorted(p.name for p in staging.iterdir() if is_segment_name(p.name))  # ids.json names them
         with atomic_write(self.folder / JOURNAL_FILE) as handle:
-            json.dump({"files": list(COMMITTED_FILES), "pending": parts}, handle)
+            json.dump({"files": [*segments, *COMMITTED_FILES], "pending": parts}, handle)
         self._snapshot, self._snapshot_read = None, False  # its index may have been changed in place
         self.roll_forward()
         return how
@@ -323,9 +328,13 @@ class IndexStore:
                     and (snapshot.index.backend != "hnsw" or n_kept == len(snapshot.index)))  # no removals
         if in_place:
             index = snapshot.index
-            index.remove_rows(np.setdiff1d(np.arange(len(index)), kept[:n_kept]))
+            dropped = np.ones(len(index), bool)  # a mask, not np.setdiff1d: that sorts, 2 s at a million rows
+            dropped[kept[:n_kept]] = False
+            index.remove_rows(np.flatnonzero(dropped))
             index.ids = list(range(len(index)))  # an index folder's ids are its rows
             index.add(vectors, ids[n_kept:])
+            if index.store is not None:
+                index.store.compact_if_due()
             if not index.needs_rebuild(backend):
                 return index, "updated"
             every = index.rows(slice(None))
@@ -350,19 +359,20 @@ class IndexStore:
                 # trusted. The staged files are dropped; the integrity check decides what is still usable.
                 names, parts = [], []
             for name in names:
-                if name in COMMITTED_FILES and (staging / name).exists():
+                if (name in COMMITTED_FILES or is_segment_name(name)) and (staging / name).exists():
                     os.replace(staging / name, self.folder / name)
             fsync_folder(self.folder)
-            self._drop_legacy_copies()
+            self._drop_unnamed_files()
             for name in parts:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.folder / PENDING_DIR / Path(name).name)
             journal.unlink()
         _remove_tree(staging)
 
-    def _drop_legacy_copies(self) -> None:
-        """Delete embeddings.npy of an older layout once the commit in place no longer names it (a reader
-        that opened it before keeps its open file)."""
+    def _drop_unnamed_files(self) -> None:
+        """Delete what the commit in place no longer names: embeddings.npy of an older layout, row segments
+        of replaced commits (a reader that opened one before keeps its open file; one that is about to
+        open it fails, and tries again with the new commit)."""
         info = self.library_info(damaged_ok=True)
         if info is None:
             return
@@ -370,6 +380,15 @@ class IndexStore:
             if name not in info.get("sha256", {}):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.folder / name)
+        try:
+            named = {entry["name"] for entry in json.loads((self.folder / IDS_FILE).read_bytes())
+                     .get("rows", {}).get("segments", [])}
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return  # a damaged ids.json: keep every segment for the integrity check (and the user) to see
+        for path in self.folder.iterdir():
+            if is_segment_name(path.name) and path.name not in named:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
 
     def _dim(self) -> int:
         info = self.model_info()
@@ -458,8 +477,8 @@ def _read_snapshot_once(folder: Path, legacy: bool = False) -> Snapshot:
         if structure is None:
             raise IndexIntegrityError(f"{folder}: {VECTORS_FILE} cannot be read")
         try:
-            index = Index(structure, ids["ids"], ids["backend"], ids.get("trained_on"))
-        except (KeyError, TypeError, AudioretError) as err:
+            index = Index.from_parts(structure, ids, lambda name, sha: _open_segment(stack, folder, name, sha))
+        except (KeyError, TypeError, AttributeError, AudioretError) as err:
             raise IndexIntegrityError(f"{folder}: {IDS_FILE} does not describe {VECTORS_FILE} "
                                       f"({str(err).splitlines()[0]})") from None
         if EMBEDDINGS_FILE in optional:  # an older folder's second copy must still agree in shape
@@ -567,25 +586,29 @@ def _read_faiss_hashed(handle: io.BufferedReader, path: Path) -> tuple[str, fais
     return digest.hexdigest(), structure
 
 
-def _file_sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return _hash_handle(handle, keep=False)[0]
+def _open_segment(stack: contextlib.ExitStack, folder: Path, name: str, sha256: str | None) -> np.ndarray:
+    """One row segment that ids.json names, checked against the sha256 it records, memory-mapped."""
+    handle = _open_committed(stack, folder, name)
+    if _hash_handle(handle, keep=False)[0] != sha256:
+        raise IndexIntegrityError(f"{folder}: {name} is not the one {IDS_FILE} describes (changed or damaged "
+                                  "after the commit)")
+    return _memmap_npy(handle, folder / name, np.float16)
 
 
-def _memmap_npy(handle: io.BufferedReader, path: Path) -> np.ndarray:
-    """Map the .npy file behind an open handle (not its path, which a commit may have replaced)."""
+def _memmap_npy(handle: io.BufferedReader, path: Path, dtype: type = np.float32) -> np.ndarray:
+    """Map the .npy matrix of `dtype` behind an open handle (not its path, which a commit may have replaced)."""
     handle.seek(0)
     try:
         version = np.lib.format.read_magic(handle)
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)
-        shape, fortran, dtype = read_header(handle)
+        shape, fortran, found = read_header(handle)
     except ValueError as err:
         raise IndexIntegrityError(f"{path}: not a numpy array file ({err})") from None
-    if fortran or len(shape) != 2 or dtype != np.float32:
-        raise IndexIntegrityError(f"{path}: expected a float32 matrix, found {dtype} {shape}")
+    if fortran or len(shape) != 2 or found != dtype:
+        raise IndexIntegrityError(f"{path}: expected a {np.dtype(dtype)} matrix, found {found} {shape}")
     if shape[0] == 0:
-        return np.zeros(shape, np.float32)
+        return np.zeros(shape, dtype)
     return np.memmap(handle, dtype=dtype, mode="r", shape=shape, offset=handle.tell())
 
 

@@ -1,15 +1,23 @@
 """`Index`: nearest neighbours by inner product over unit vectors (cosine similarity), on FAISS.
 
 Up to `EXACT_LIMIT` vectors a flat index searches exactly; a query against 100k 1024-d vectors
-costs a few milliseconds on one core. Above that the default is an inverted file (IVF): k-means
-cells, of which `nprobe` are scanned per query. HNSW is available for those who prefer a graph.
+costs a few milliseconds on one core. Above that the default is an inverted file (IVF) that scans
+narrow projections and re-scores exactly:
+- every vector is projected onto the IVF_SCAN_DIM directions that carry most of the library's
+  energy (the top eigenvectors of the uncentred second moment of a sample: inner products, not
+  distances from a mean, are what must survive), and the projections are filed into k-means cells;
+- a query scans `nprobe` cells at that width (24x fewer multiply-adds than at 1,545), keeps the best
+  max(RERANK_MIN, RERANK_PER_RESULT x k) candidates and re-scores them against the full-width rows,
+  kept as float16 in a `RowStore` (rowstore.py): the scores returned are exact up to float16 rounding.
+HNSW is available for those who prefer a graph.
 
-The FAISS structure is the only copy of the vectors: `rows()` reads them back (flat and HNSW from
-their storage, IVF through a row -> list map built when first needed).
+Each vector is stored once: in the flat or HNSW structure (float32), or in the IVF's row store
+(float16; the IVF lists hold the projections). `rows()` reads them back.
 
 A trained index changes in place: `add` appends rows (IVF files them into the cells trained
-before), `remove` drops rows and renumbers the rest; neither retrains. `needs_rebuild()` says when
-the index has outgrown its training (RETRAIN_GROWTH) or the size calls for another backend.
+before, the row store appends a segment), `remove` drops rows and renumbers the rest; neither
+retrains. `needs_rebuild()` says when the index has outgrown its training (RETRAIN_GROWTH) or the
+size calls for another backend.
 
 Example:
     >>> index = Index.build(vectors, ids=["a.wav", "b.wav", ...])
@@ -29,21 +37,24 @@ from typing import Any
 import faiss
 import numpy as np
 
+from audioret.retrieval.rowstore import RowStore, load_segment
 from audioret.utils.errors import AudioretError, MissingFileError
 from audioret.utils.io import atomic_path, atomic_write
 
 EXACT_LIMIT = 100_000
 BACKENDS = ("auto", "flat", "ivf", "hnsw")
 VECTORS_FILE, IDS_FILE = "vectors.faiss", "ids.json"
-# IVF: 2 sqrt(n) cells (2,000 for a million vectors), k-means on 40 points per cell (FAISS warns
-# below 39) for 10 iterations: a million 1,545-d vectors took 373 s to build on two busy cores, most of
-# it k-means and filing every vector into its cell (updates avoid both: `add`). Scanning 1/32 of the
-# cells finds >90% of the true top 10 on clustered data (tests); bench/search.py measures the
-# trade-off on realistic vectors (recall@10 0.91 at 1M) and on uniform ones.
-IVF_CELLS_PER_SQRT_N = 2
+# IVF, measured by bench/search.py on 1M realistic 1,545-d vectors, 2 cores: 4 sqrt(n) cells (4,000),
+# 64-d scans of 1/16 of them and 50 re-scored candidates find 0.99 of the true top 10 in 1.5 ms a
+# query (1/32 of the cells: 0.965 in 1.0 ms; 128-d scans found no more); building took 45 s. k-means
+# runs on 40 points per cell (FAISS warns below 39) for 10 iterations.
+IVF_CELLS_PER_SQRT_N = 4
 IVF_TRAIN_POINTS_PER_CELL = 40
 IVF_KMEANS_ITERATIONS = 10
-IVF_PROBE_FRACTION = 1 / 32
+IVF_PROBE_FRACTION = 1 / 16
+IVF_SCAN_DIM = 64
+IVF_PROJECTION_SAMPLE = 100_000  # rows whose second moment gives the scan directions
+RERANK_MIN, RERANK_PER_RESULT = 50, 5
 EXACT_QUERY_CHUNK = 256  # queries scored per matrix product: 256 x 100k floats = 100 MB
 HNSW_NEIGHBOURS, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 256
 # An IVF index keeps the cells it was trained with while it grows; past twice its training size the
@@ -64,14 +75,19 @@ def choose_backend(n_vectors: int, backend: str = "auto") -> str:
 class Index:
     """Vectors with one id each; `search` returns the k best ids per query by inner product."""
 
-    def __init__(self, faiss_index: faiss.Index, ids: Sequence[Any], backend: str, trained_on: int | None = None):
-        if faiss_index.ntotal != len(ids):
-            raise AudioretError(f"index holds {faiss_index.ntotal} vectors but {len(ids)} ids")
+    def __init__(self, faiss_index: faiss.Index, ids: Sequence[Any], backend: str, trained_on: int | None = None,
+                 store: RowStore | None = None):
+        if faiss_index.ntotal != len(ids) or (store is not None and len(store) != len(ids)):
+            held = f"{faiss_index.ntotal} vectors" + ("" if store is None else f" ({len(store)} stored rows)")
+            raise AudioretError(f"index holds {held} but {len(ids)} ids")
         self.faiss_index = faiss_index
         self.ids = list(ids)
         self.backend = backend
         self.trained_on = len(self.ids) if trained_on is None else int(trained_on)  # size when (re)built
-        self._has_row_map = False  # IVF: whether FAISS's row -> (list, offset) map is current
+        # IVF: the full-width rows. None for flat and HNSW (their structure holds the rows), and for an IVF
+        # index of audioret <= 0.1 (full-width lists, no re-scoring): searchable, rebuilt by the next commit.
+        self.store = store
+        self._has_row_map = False  # an IVF of the older kind: whether FAISS's row -> list map is current
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -79,6 +95,11 @@ class Index:
     @property
     def dim(self) -> int:
         return self.faiss_index.d
+
+    @property
+    def ivf(self) -> faiss.IndexIVF | None:
+        """The inverted file inside an IVF index (behind its projection), else None."""
+        return faiss.extract_index_ivf(self.faiss_index) if self.backend == "ivf" else None
 
     @classmethod
     def build(cls, vectors: np.ndarray, ids: Sequence[Any] | None = None, backend: str = "auto",
@@ -91,20 +112,21 @@ class Index:
             raise AudioretError(f"{len(vectors)} vectors but {len(ids)} ids")
         backend = choose_backend(len(vectors), backend)
         dim = vectors.shape[1]
+        store = None
         if backend == "flat" or len(vectors) == 0:
             index = faiss.IndexFlatIP(dim)
             backend = "flat"
         elif backend == "ivf":
             index = _train_ivf(vectors, seed)
+            store = RowStore(dim)
         else:
             index = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
             index.hnsw.efSearch = HNSW_EF_SEARCH
-        if backend == "ivf":
-            index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
-        else:
-            index.add(vectors)
-        return cls(index, ids, backend)
+        built = cls(index, [], backend, store=store)
+        built.add(vectors, ids)
+        built.trained_on = len(ids)
+        return built
 
     def search(self, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, list[list[Any]]]:
         """The k best matches of each query row.
@@ -122,6 +144,8 @@ class Index:
             return np.zeros((len(queries), 0), np.float32), [[] for _ in queries]
         if self.backend == "flat":
             scores, rows = self._exact_search(queries, k)
+        elif self.store is not None:
+            scores, rows = self._rescored_search(queries, k)
         else:
             scores, rows = self.faiss_index.search(queries, k)
         # An approximate index may find fewer than k neighbours; FAISS pads those with row -1.
@@ -147,14 +171,36 @@ class Index:
             all_scores.append(np.take_along_axis(top_scores, order, axis=1))
         return np.concatenate(all_scores), np.concatenate(all_rows)
 
+    def _rescored_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """IVF: candidates from the projected cells, re-scored against the full rows; missing ones are -1."""
+        fetch = min(len(self), max(RERANK_MIN, RERANK_PER_RESULT * k))
+        all_scores, all_rows = [], []
+        for start in range(0, len(queries), EXACT_QUERY_CHUNK):
+            block = queries[start : start + EXACT_QUERY_CHUNK]
+            _, candidates = self.faiss_index.search(block, fetch)
+            found = candidates >= 0
+            full = self.store.gather(candidates[found])
+            scores = np.full(candidates.shape, -np.inf, np.float32)
+            scores[found] = np.einsum("ij,ij->i", full, np.repeat(block, found.sum(axis=1), axis=0))
+            order = np.lexsort((candidates, -scores), axis=1)[:, :k]
+            top_scores = np.take_along_axis(scores, order, axis=1)
+            top = np.where(np.isfinite(top_scores), np.take_along_axis(candidates, order, axis=1), -1)
+            all_scores.append(top_scores)
+            all_rows.append(top)
+        return np.concatenate(all_scores), np.concatenate(all_rows)
+
     # --- the stored vectors ------------------------------------------------------------------------
     def rows(self, positions: Sequence[int] | np.ndarray | slice) -> np.ndarray:
         """The stored vectors at `positions` (row numbers, in `ids` order), float32 [m, dim]."""
         if isinstance(positions, slice):
+            if self.store is not None and positions == slice(None):
+                return self.store.gather_all()
             positions = range(*positions.indices(len(self)))
         positions = np.asarray(positions, dtype=np.int64).reshape(-1)
         if len(positions) and (positions.min() < 0 or positions.max() >= len(self)):
             raise IndexError(f"rows {positions.min()}..{positions.max()} outside 0..{len(self) - 1}")
+        if self.store is not None:
+            return self.store.gather(positions)
         flat = self._flat_storage()
         if flat is not None:
             return flat[positions]
@@ -188,6 +234,8 @@ class Index:
         if self.backend == "ivf":
             self.faiss_index.add_with_ids(vectors, np.arange(len(self), len(self) + len(vectors), dtype=np.int64))
             self._has_row_map = False
+            if self.store is not None:
+                self.store.append(vectors)
         else:
             self.faiss_index.add(vectors)
         self.ids.extend(ids)
@@ -218,32 +266,34 @@ class Index:
         if self.backend == "ivf":
             self._has_row_map = False
             self._renumber_ivf_rows(doomed)
+            if self.store is not None:
+                self.store.remove(doomed)
         keep = np.ones(len(self.ids), bool)
         keep[doomed] = False
         self.ids = [value for value, kept in zip(self.ids, keep, strict=True) if kept]
 
     def _renumber_ivf_rows(self, removed: np.ndarray) -> None:
         """IVF entries carry their row number; after `removed` rows are gone, row r becomes r minus the
-        number of removed rows below it (flat storage compacts itself in the same order)."""
-        lists = self.faiss_index.invlists
-        for cell in range(self.faiss_index.nlist):
+        number of removed rows below it (the row store and flat storage compact in the same order)."""
+        lists = self.ivf.invlists
+        for cell in range(self.ivf.nlist):
             size = lists.list_size(cell)
             if size:
                 rows = faiss.rev_swig_ptr(lists.get_ids(cell), size)
                 rows -= np.searchsorted(removed, rows)
 
     def needs_rebuild(self, backend: str = "auto") -> bool:
-        """Whether the next commit should train afresh: the size now calls for another backend, or an IVF
-        index holds more than RETRAIN_GROWTH times what it was trained on."""
+        """Whether the next commit should train afresh: the size now calls for another backend, an IVF
+        index holds more than RETRAIN_GROWTH times what it was trained on, or it is of the older kind."""
         if choose_backend(len(self), backend) != self.backend:
             return True
-        return self.backend == "ivf" and len(self) > RETRAIN_GROWTH * max(self.trained_on, 1)
+        return self.backend == "ivf" and (self.store is None or len(self) > RETRAIN_GROWTH * max(self.trained_on, 1))
 
     @property
     def search_effort(self) -> int | None:
         """IVF: nprobe; HNSW: efSearch; None for exact search."""
         if self.backend == "ivf":
-            return int(self.faiss_index.nprobe)
+            return int(self.ivf.nprobe)
         if self.backend == "hnsw":
             return int(self.faiss_index.hnsw.efSearch)
         return None
@@ -251,18 +301,27 @@ class Index:
     def set_search_effort(self, value: int) -> None:
         """IVF: cells scanned per query (nprobe); HNSW: candidate list size (efSearch)."""
         if self.backend == "ivf":
-            self.faiss_index.nprobe = value
+            self.ivf.nprobe = value
         elif self.backend == "hnsw":
             self.faiss_index.hnsw.efSearch = value
 
-    def save(self, folder: str | Path) -> Path:
-        """Write `vectors.faiss` and `ids.json` into `folder`, each atomically."""
+    def file_names(self) -> list[str]:
+        """The files `save` writes: the structure, the ids and (IVF) the row store's segments."""
+        return [VECTORS_FILE, IDS_FILE, *(self.store.file_names() if self.store is not None else [])]
+
+    def save(self, folder: str | Path, reuse: str | Path | None = None) -> Path:
+        """Write `vectors.faiss`, `ids.json` and any row segment not yet in `folder` or `reuse` (the folder a
+        commit stages beside) into `folder`, each atomically."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(folder / VECTORS_FILE) as tmp:
             faiss.write_index(self.faiss_index, str(tmp))
+        meta = {"backend": self.backend, "trained_on": self.trained_on, "ids": self.ids}
+        if self.store is not None:
+            self.store.save(folder, None if reuse is None else Path(reuse))
+            meta["rows"] = self.store.describe()
         with atomic_write(folder / IDS_FILE) as handle:
-            json.dump({"backend": self.backend, "trained_on": self.trained_on, "ids": self.ids}, handle)
+            handle.write(json.dumps(meta))  # json.dump encodes in Python: 1 s for a million ids, dumps in C
         return folder
 
     @classmethod
@@ -275,21 +334,48 @@ class Index:
             index = faiss.read_index(str(folder / VECTORS_FILE))
         except RuntimeError as err:
             raise AudioretError(f"cannot read {folder / VECTORS_FILE}: {str(err).splitlines()[0]}") from None
-        meta = json.loads((folder / IDS_FILE).read_text())
-        return cls(index, meta["ids"], meta["backend"], meta.get("trained_on"))
+        return cls.from_parts(index, json.loads((folder / IDS_FILE).read_text()),
+                              lambda name, _sha256: load_segment(folder / name))
+
+    @classmethod
+    def from_parts(cls, structure: faiss.Index, meta: dict[str, Any], open_rows) -> Index:
+        """The index an ids.json record describes over its FAISS `structure`; `open_rows(name, sha256)` maps
+        one row segment (float16 array; see `RowStore.from_record`)."""
+        store = RowStore.from_record(meta["rows"], open_rows) if meta.get("rows") is not None else None
+        return cls(structure, meta["ids"], meta["backend"], meta.get("trained_on"), store)
 
 
 def _train_ivf(vectors: np.ndarray, seed: int) -> faiss.Index:
+    """An empty, trained IVF over the scan projection of `vectors`: cells from k-means on a sample."""
     n, dim = vectors.shape
+    rng = np.random.default_rng(seed)
     cells = max(1, min(int(IVF_CELLS_PER_SQRT_N * math.sqrt(n)), n // IVF_TRAIN_POINTS_PER_CELL))
-    quantizer = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIVFFlat(quantizer, dim, cells, faiss.METRIC_INNER_PRODUCT)
-    sample = np.random.default_rng(seed).choice(n, size=min(n, cells * IVF_TRAIN_POINTS_PER_CELL), replace=False)
+    projection = _scan_projection(vectors[np.sort(rng.choice(n, min(n, IVF_PROJECTION_SAMPLE), replace=False))])
+    width = projection.d_out
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(width), width, cells, faiss.METRIC_INNER_PRODUCT)
     index.cp.seed = seed
     index.cp.niter = IVF_KMEANS_ITERATIONS
-    index.train(vectors[np.sort(sample)])
+    sample = vectors[np.sort(rng.choice(n, size=min(n, cells * IVF_TRAIN_POINTS_PER_CELL), replace=False))]
+    index.train(projection.apply(sample))
     index.nprobe = max(1, math.ceil(cells * IVF_PROBE_FRACTION))
-    return index
+    return faiss.IndexPreTransform(projection, index)  # the Python wrapper keeps both parts alive
+
+
+def _scan_projection(sample: np.ndarray) -> faiss.LinearTransform:
+    """x -> V^T x, V the IVF_SCAN_DIM top eigenvectors of the sample's uncentred second moment: inner
+    products of projected vectors approximate those of the originals (exactly, at full width)."""
+    dim = sample.shape[1]
+    width = min(IVF_SCAN_DIM, dim)
+    moment = np.zeros((dim, dim), np.float64)
+    for start in range(0, len(sample), 16_384):
+        block = sample[start : start + 16_384].astype(np.float64)
+        moment += block.T @ block
+    _, vectors = np.linalg.eigh(moment)  # ascending eigenvalues
+    top = np.ascontiguousarray(vectors[:, ::-1][:, :width].T, dtype=np.float32)  # [width, dim], row-major
+    transform = faiss.LinearTransform(dim, width, False)
+    faiss.copy_array_to_vector(top.ravel(), transform.A)
+    transform.is_trained = True
+    return transform
 
 
 def _as_matrix(array: np.ndarray, what: str) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import io
 import os
 import tempfile
@@ -108,3 +109,11 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
             handle.flush()
             if not binary:
                 handle.detach()
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
