@@ -81,3 +81,26 @@ def test_the_package_checkpoint_holds_classifiers_that_are_dropped(tmp_path):
     torch.save((broken, table), path)
     with pytest.raises(CheckpointMismatchError, match=r"aisfx-broken.pth .*conv_block4.bn2.running_var"):
         Aisfx(checkpoint=path)
+
+
+def test_inference_preparation_folds_batchnorm_into_the_same_function():
+    """In float64 the folded CNN must equal the original to rounding (the fold is exact algebra); BatchNorm
+    statistics far from (0, 1) make a wrong fold show."""
+    torch.manual_seed(0)
+    encoder = Aisfx(width=8).double()
+    for module in encoder.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.2, 3)
+            module.weight.data.uniform_(0.5, 2)
+            module.bias.data.uniform_(-1, 1)
+    encoder.eval()
+    spec = torch.rand(3, 100, 96, dtype=torch.float64)
+    with torch.no_grad():
+        before = encoder.embedding_net(spec)
+        encoder.prepare_for_inference()
+        after = encoder.embedding_net(spec)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in encoder.modules())
+    np.testing.assert_allclose(after.numpy(), before.numpy(), rtol=1e-10, atol=1e-12 * before.abs().max().item())
+    with pytest.raises(RuntimeError, match="eval mode"):
+        Aisfx(width=8).train().prepare_for_inference()

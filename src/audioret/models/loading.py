@@ -75,10 +75,12 @@ class OpenedModel:
 
 
 def load_model_folder(folder: str | Path) -> AudioTextModel:
-    """The model of `folder` in eval mode (imports torch)."""
+    """The model of `folder` for inference: eval mode, encoders prepared (`prepare_for_inference`; imports torch)."""
     from audioret.models.audio_text import AudioTextModel
 
-    return AudioTextModel.from_pretrained(folder).eval()
+    model = AudioTextModel.from_pretrained(folder).eval()
+    model.audio.prepare_for_inference()
+    return model
 
 
 def open_model(model_dir: str | Path | None, recorded: dict[str, Any] | None = None) -> OpenedModel:

