@@ -124,9 +124,6 @@ class RowStore:
         return {"dim": self.dim, "dead": self.dead.tolist(),
                 "segments": [{"name": s.name, "rows": len(s.rows), "sha256": s.sha256} for s in self.segments]}
 
-    def file_names(self) -> list[str]:
-        return [segment.name for segment in self.segments]
-
     @classmethod
     def from_record(cls, record: dict[str, Any], open_rows) -> RowStore:
         """The store a `describe()` record names; `open_rows(name, sha256)` maps one segment's file (float16),

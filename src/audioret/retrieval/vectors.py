@@ -45,9 +45,10 @@ EXACT_LIMIT = 100_000
 BACKENDS = ("auto", "flat", "ivf", "hnsw")
 VECTORS_FILE, IDS_FILE = "vectors.faiss", "ids.json"
 # IVF, measured by bench/search.py on 1M realistic 1,545-d vectors, 2 cores: 4 sqrt(n) cells (4,000),
-# 64-d scans of 1/16 of them and 50 re-scored candidates find 0.99 of the true top 10 in 1.5 ms a
-# query (1/32 of the cells: 0.965 in 1.0 ms; 128-d scans found no more); building took 45 s. k-means
-# runs on 40 points per cell (FAISS warns below 39) for 10 iterations.
+# 64-d scans of 1/16 of them and 50 re-scored candidates find 0.985 of the true top 10 in 1.64 ms a
+# query (1/32 of the cells: 0.956 in 1.26 ms); building took 48 s. In a sweep on the same data 128-d
+# scans and 100 or 200 candidates found no more. k-means runs on 40 points per cell (FAISS warns
+# below 39) for 10 iterations.
 IVF_CELLS_PER_SQRT_N = 4
 IVF_TRAIN_POINTS_PER_CELL = 40
 IVF_KMEANS_ITERATIONS = 10
@@ -304,10 +305,6 @@ class Index:
             self.ivf.nprobe = value
         elif self.backend == "hnsw":
             self.faiss_index.hnsw.efSearch = value
-
-    def file_names(self) -> list[str]:
-        """The files `save` writes: the structure, the ids and (IVF) the row store's segments."""
-        return [VECTORS_FILE, IDS_FILE, *(self.store.file_names() if self.store is not None else [])]
 
     def save(self, folder: str | Path, reuse: str | Path | None = None) -> Path:
         """Write `vectors.faiss`, `ids.json` and any row segment not yet in `folder` or `reuse` (the folder a
