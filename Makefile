@@ -102,7 +102,15 @@ SFX_DEBS := megaglest:megaglest-data wesnoth:wesnoth-1.16-data hedgewars:hedgewa
 	mesecons:minetest-mod-mesecons nether:minetest-mod-nether xdecor:minetest-mod-xdecor \
 	mazeofgalious:mazeofgalious-data hannah:hannah-data trophy:trophy-data dopewars:dopewars-data \
 	unified-inventory:minetest-mod-unified-inventory tuxpaint-plugins:tuxpaint-plugins-default \
-	pinball:pinball-data
+	pinball:pinball-data \
+	qabcs:qabcs-data ardentryst:ardentryst hyperrogue:hyperrogue-music xemacs21:xemacs21-basesupport \
+	ukui-media:ukui-media castle-game-engine:castle-game-engine-doc mame:mame-data acm:acm \
+	gigalomania:gigalomania-data icebreaker:icebreaker pushover:pushover jag:jag orage:orage-data \
+	sumo:sumo-tools qtmultimedia5:qtmultimedia5-examples libmlv3:libmlv3-dev aclock:aclock.app \
+	wx32:wx3.2-examples horgand:horgand-data go-for-it:go-for-it displaycal:displaycal jsxc:libjs-jsxc \
+	csoundqt:csoundqt-examples epiphany:epiphany-data bugsquish:bugsquish flobopuyo:flobopuyo \
+	knavalbattle:knavalbattle ksirk:ksirk tuxmath:tuxmath-data moon-lander:moon-lander-data granatier:granatier \
+	whichwayisup:whichwayisup pachi:pachi-data vodovod:vodovod
 sfx-sources: $(STAMP)
 	$(call unpack_debs,data/sfx-sources,$(SFX_DEBS))
 	$(BIN)/python -m audioret.data.recipes.archives data/sfx-sources/openclonk data/sfx-sources/openttd \

@@ -10,8 +10,8 @@ in runs/heads-ablation/ (aiSFX, YAMNet with mean- and with max-pooled posteriors
 cores for 3,300 clips); one thread per process is the fastest way to fit these small heads.
 
 Rows, each one choice away from its neighbour:
-- data: the training sources of the first default (4), the second (18), the third (32), the fourth (40), or all
-  of `sfx.py`'s training sources;
+- data: the training sources of the first default (4), the second (18), the third (32), the fourth (40), the
+  fifth (106), or all of `sfx.py`'s training sources;
 - audio features: aiSFX (sound-effect libraries), YAMNet's embedding (AudioSet), both, plus YAMNet's 521
   class posteriors, pooled over a clip's 0.96 s patches by their mean or their maximum;
 - teacher captions: YAMNet's confident class names added as extra captions of training clips;
@@ -55,9 +55,11 @@ SECOND_TEST_SOURCES = {"scorched3d", "flare", "pekka", "simutrans", "tuxfootball
                        "deepin"}
 #: The fourth default's 40 training sources: sfx.py lists sources in the order they were added, and the fifth
 #: default's additions (five packages first found for a test set, the third test set, 42 packages found for
-#: household objects, tools and nature) come after deepin.
+#: household objects, tools and nature) come after deepin, and the sixth default's (the fourth test set) after
+#: lmarbles.
 _ORDER = list(SOURCES)
 FOURTH_SOURCES = {name for name in _ORDER[: _ORDER.index("deepin") + 1] if SOURCES[name].split == "train"}
+FIFTH_SOURCES = {name for name in _ORDER[: _ORDER.index("lmarbles") + 1] if SOURCES[name].split == "train"}
 #: The shipped recipe: its head settings are every row's base, its teacher and prior stand in for choices
 #: whose rows --only leaves out.
 SHIPPED = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / "audioret-sfx-small.yaml")
@@ -140,6 +142,7 @@ def feature_rows(train: list[ManifestRecord], teacher: Teacher) -> list[Row]:
     first = [r for r in train if r.meta["source"] in FIRST_SOURCES]
     second = [r for r in train if r.meta["source"] in SECOND_SOURCES]
     fourth = [r for r in train if r.meta["source"] in FOURTH_SOURCES]
+    fifth = [r for r in train if r.meta["source"] in FIFTH_SOURCES]
     third = [r for r in fourth if r.meta["source"] not in SECOND_TEST_SOURCES]
     sources = len({r.meta["source"] for r in train})
     return [
@@ -150,6 +153,8 @@ def feature_rows(train: list[ManifestRecord], teacher: Teacher) -> list[Row]:
         Row(f"third default's data ({len(FOURTH_SOURCES) - len(SECOND_TEST_SOURCES)} sources, {len(third)} clips), "
             "aiSFX", third, columns=AISFX),
         Row(f"fourth default's data ({len(FOURTH_SOURCES)} sources, {len(fourth)} clips), aiSFX", fourth,
+            columns=AISFX),
+        Row(f"fifth default's data ({len(FIFTH_SOURCES)} sources, {len(fifth)} clips), aiSFX", fifth,
             columns=AISFX),
         Row(f"all {sources} training sources ({len(train)} clips), aiSFX", train, columns=AISFX),
         Row("all, YAMNet embedding instead", train, columns=YAMNET_EMBEDDING),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from audioret.data.recipes.sfx import (
     HELD_OUT,
     SOURCES,
     Caption,
+    keep_only,
     name_stem,
     read_caption_table,
     table_key,
@@ -49,6 +51,12 @@ def test_the_packaged_table_is_complete_and_well_formed():
         assert held_out == set(CATEGORIES), (split, set(CATEGORIES) - held_out)
 
 
+def test_keep_only_keeps_exactly_the_listed_paths():
+    exclude = keep_only("moo.wav", "sub/a+b.ogg")
+    assert not re.search(exclude, "moo.wav") and not re.search(exclude, "sub/a+b.ogg")
+    assert all(re.search(exclude, path) for path in ("moo.wav.bak", "sub/aab.ogg", "other/moo.wav", "oo.wav"))
+
+
 def write_layout(root: Path) -> Path:
     scratch = root / "scratch" / SOURCES["scratch"].folder / "Animal"
     write_tone(scratch / "Dog1.wav", 0.5, freq=300)
@@ -66,9 +74,10 @@ def write_layout(root: Path) -> Path:
     tuxpaint = root / "tuxpaint" / SOURCES["tuxpaint"].folder / "animals"
     write_tone(tuxpaint / "cat.ogg", 0.6, freq=1500, format="OGG")
     write_tone(tuxpaint / "cat_desc.ogg", 0.3, freq=1400, format="OGG")  # a spoken description: excluded
-    animals = root / "ion-sound" / SOURCES["ion-sound"].folder
-    write_tone(animals / "cow-moos.wav", 0.6, freq=150)
-    (animals / "gone.wav").symlink_to(animals / "missing.wav")  # packages ship dangling links: listed, skipped
+    animals = root / "icebreaker" / SOURCES["icebreaker"].folder
+    write_tone(animals / "moo.wav", 0.6, freq=150)
+    write_tone(animals / "walrus.wav", 0.6, freq=180)  # not among the files the source keeps
+    (animals / "splat.wav").symlink_to(animals / "missing.wav")  # packages ship dangling links: listed, skipped
     return root
 
 
@@ -78,7 +87,7 @@ def test_prepare_sfx_splits_by_source_with_licences(tmp_path):
     table.write_text("source,stem,caption,category\nscratch,dog,a dog barks,animals\n"
                      "megaglest,swordman-die,a man dies,people\nmegaglest,swordman-ack,a man says yes,people\n"
                      "megaglest,swordman-hit,a man is hit,people\ntuxpaint,cat,a cat meows,animals\n"
-                     "ion-sound,cow-moos,a cow moos,animals\nion-sound,gone,a cow moos,animals\n")
+                     "icebreaker,moo,a cow moos,animals\nicebreaker,splat,a cow moos,animals\n")
     report = prepare("sfx", src, tmp_path / "out", captions=table)
     dev = list(read_manifest(report.manifests["dev"][0]))
     train = list(read_manifest(report.manifests["train"][0]))
@@ -99,12 +108,12 @@ def test_prepare_sfx_splits_by_source_with_licences(tmp_path):
                                                    / SOURCES[record.meta["source"]].folder
                                                    / record.meta["original"].split("/", 1)[1]).read_bytes()
     assert any("Mystery7.wav" in m and "no caption" in m for m in report.missing)
-    assert not any("cat_desc" in m for m in report.missing)
+    assert not any("cat_desc" in m or "walrus" in m for m in report.missing)
     assert any("hedgewars: not found" in note for note in report.notes)
     problems = (tmp_path / "out" / "sfx_problems.txt").read_text()
     assert "Mystery7.wav" in problems
     [(unreadable, reason)] = report.unreadable
-    assert unreadable.endswith("gone.wav") and "cannot be read" in reason and "gone.wav" in problems
+    assert unreadable.endswith("splat.wav") and "cannot be read" in reason and "splat.wav" in problems
     [(copy, why)] = report.duplicates
     assert copy.endswith("swordman_hit1.wav") and "copies dev clip scratch/Animal/Dog1.wav" in why
     assert "duplicate\t" in problems and "swordman_hit1.wav" in problems
@@ -113,16 +122,16 @@ def test_prepare_sfx_splits_by_source_with_licences(tmp_path):
 def test_a_test_clip_that_copies_a_dev_clip_is_left_out_of_test(tmp_path):
     src = write_layout(tmp_path / "src")
     dog, rate = sf.read(src / "scratch" / SOURCES["scratch"].folder / "Animal" / "Dog2.wav")
-    sf.write(src / "ion-sound" / SOURCES["ion-sound"].folder / "dog-copy.wav",
+    sf.write(src / "icebreaker" / SOURCES["icebreaker"].folder / "splash.wav",
              0.7 * soxr.resample(dog, rate, 32_000), 32_000)  # another package's copy, resampled and quieter
     table = tmp_path / "table.csv"
     table.write_text("source,stem,caption,category\nscratch,dog,a dog barks,animals\n"
-                     "ion-sound,cow-moos,a cow moos,animals\nion-sound,dog-copy,a dog barks,animals\n")
+                     "icebreaker,moo,a cow moos,animals\nicebreaker,splash,a dog barks,animals\n")
     report = prepare("sfx", src, tmp_path / "out", captions=table)
     test = list(read_manifest(report.manifests["test"][0]))
     assert [r.captions for r in test] == [["a cow moos"]]
     [(copy, why)] = report.duplicates
-    assert copy.endswith("dog-copy.wav") and "copies dev clip scratch/Animal/Dog2.wav" in why
+    assert copy.endswith("splash.wav") and "copies dev clip scratch/Animal/Dog2.wav" in why
 
 
 @pytest.mark.parametrize(("text", "message"), [
