@@ -26,13 +26,14 @@ MAX_BYTES = 300_000
 def demo_index(workdir: Path, sources: Path) -> Path:
     """The demo library indexed with the default model (incremental: a second run embeds nothing)."""
     from audioret.models.loading import open_model
-    from audioret.retrieval.demo import build_demo_library
+    from audioret.retrieval.demo import build_demo_library, demo_index_dir
     from audioret.retrieval.indexer import index_folder
 
     library, _ = build_demo_library(workdir / "library", sources)
     opened = open_model(None)
-    index_folder(library, workdir / "index", opened.model, opened.info, show_progress=False)
-    return workdir / "index"
+    index = demo_index_dir(workdir, opened.info)
+    index_folder(library, index, opened.model, opened.info, show_progress=False)
+    return index
 
 
 def start_server(index: Path) -> tuple[str, object]:

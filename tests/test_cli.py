@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -81,6 +82,20 @@ def test_demo_indexes_everyday_sounds_and_finds_them_by_text(tmp_path, capsys, m
     assert len(found) >= 6, lines
     assert main(["demo", "--workdir", "demo", "--sources", str(DEMO_SOURCES)]) == 0  # a second run embeds nothing
     assert "53 files, 54 segments, 0 embedded now" in capsys.readouterr().out
+    # Another default model (an upgrade) gets an index of its own; the first one is left as it was.
+    from audioret.models import loading
+
+    real_open = loading.open_model
+
+    def upgraded(*args, **kwargs):
+        opened = real_open(*args, **kwargs)
+        return dataclasses.replace(opened, info={**opened.info, "fingerprint": "f" * 32})
+
+    monkeypatch.setattr(loading, "open_model", upgraded)
+    first = sorted((tmp_path / "demo").glob("index-*"))
+    assert main(["demo", "--workdir", "demo", "--sources", str(DEMO_SOURCES)]) == 0
+    assert "53 files, 54 segments, 53 embedded now" in capsys.readouterr().out
+    assert sorted((tmp_path / "demo").glob("index-*")) == [*first, tmp_path / "demo" / "index-ffffffff"]
 
 
 def test_demo_without_its_sources_says_how_to_get_them(tmp_path, capsys):

@@ -374,7 +374,7 @@ def demo(
 ) -> None:
     """Index everyday sounds from two Debian packages with the default model and search them."""
     from audioret.models.loading import open_model
-    from audioret.retrieval.demo import EXAMPLE_QUERIES, build_demo_library
+    from audioret.retrieval.demo import EXAMPLE_QUERIES, build_demo_library, demo_index_dir
     from audioret.retrieval.indexer import index_folder
     from audioret.retrieval.library import Library
     from audioret.retrieval.search import Searcher
@@ -386,15 +386,16 @@ def demo(
     model = opened.model
     console.print(f"[bold]2/3[/] indexing with the default model {model.config.get('name', opened.folder.name)} "
                   f"({model.config['audio']['name']} + {model.config['text']['name']})")
-    report = index_folder(library, workdir / "index", model, opened.info)
+    index_dir = demo_index_dir(workdir, opened.info)
+    report = index_folder(library, index_dir, model, opened.info)
     console.print(f"      {report.files} files, {report.segments} segments, {report.embedded} embedded now, "
                   f"in {report.seconds:.1f} s")
     console.print("[bold]3/3[/] searching")
-    searcher = Searcher(Library.open(workdir / "index"), model)
+    searcher = Searcher(Library.open(index_dir), model)
     for query, hits in zip(EXAMPLE_QUERIES, searcher.text(list(EXAMPLE_QUERIES), k), strict=True):
         found = ", ".join(f"{hit.item.path} ({hit.score:.2f})" for hit in hits)
         console.print(f'  "{query}" -> {found}')
-    index_dir, run = workdir / "index", _own_command()
+    run = _own_command()
     console.print(f"""
 Search it yourself:
   {run} search --index {index_dir} "a door creaks open"

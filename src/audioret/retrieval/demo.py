@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from audioret.utils.audio import walk_audio
 from audioret.utils.errors import MissingFileError
@@ -40,3 +41,9 @@ def build_demo_library(target: Path, sources: Path = DEFAULT_SOURCES) -> tuple[P
                 shutil.copy2(path, copy)
             copied += 1
     return target, copied
+
+
+def demo_index_dir(workdir: Path, model_info: dict[str, Any]) -> Path:
+    """The demo's index folder for one model. After an upgrade of the default model the demo builds a new
+    index beside the old one, which stays intact for anyone still serving it."""
+    return Path(workdir) / f"index-{model_info['fingerprint'][:8]}"
