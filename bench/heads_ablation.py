@@ -57,9 +57,14 @@ SECOND_TEST_SOURCES = {"scorched3d", "flare", "pekka", "simutrans", "tuxfootball
 #: default's additions (five packages first found for a test set, the third test set, 42 packages found for
 #: household objects, tools and nature) come after deepin, and the sixth default's (the fourth test set) after
 #: lmarbles.
-_ORDER = list(SOURCES)
-FOURTH_SOURCES = {name for name in _ORDER[: _ORDER.index("deepin") + 1] if SOURCES[name].split == "train"}
-FIFTH_SOURCES = {name for name in _ORDER[: _ORDER.index("lmarbles") + 1] if SOURCES[name].split == "train"}
+def training_sources_through(last: str) -> set[str]:
+    """The training sources that `SOURCES` lists up to and including `last`."""
+    order = list(SOURCES)
+    return {name for name in order[: order.index(last) + 1] if SOURCES[name].split == "train"}
+
+
+FOURTH_SOURCES = training_sources_through("deepin")
+FIFTH_SOURCES = training_sources_through("lmarbles")
 #: The shipped recipe: its head settings are every row's base, its teacher and prior stand in for choices
 #: whose rows --only leaves out.
 SHIPPED = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / "audioret-sfx-small.yaml")
