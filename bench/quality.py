@@ -4,6 +4,7 @@
     python bench/quality.py                                  # the development set
     python bench/quality.py --test                           # the test set, once, for the figures we report
     python bench/quality.py --model runs/other/model --manifest data/sfx/sfx_dev.jsonl
+    python bench/quality.py --precision auto                 # the encoders as `audioret index` runs them here
 
 The held-out sets are whole packages never trained on (src/audioret/data/recipes/sfx.py), their clips
 copied under opaque names. Metrics are multi-positive: a caption carried by several clips is one query
@@ -24,8 +25,9 @@ from audioret.data.manifest import ManifestRecord, read_manifest
 from audioret.data.recipes.sfx import CATEGORIES
 from audioret.eval.metrics import retrieval_metrics, targets_from_records
 from audioret.eval.zero_shot import YamnetLabelBaseline
-from audioret.models import AudioTextModel
+from audioret.models.loading import load_model_folder
 from audioret.utils.errors import MissingFileError
+from audioret.utils.numeric import PRECISIONS
 from audioret.utils.text import normalize_caption
 
 DEV, TEST = Path("data/sfx/sfx_dev.jsonl"), Path("data/sfx/sfx_test.jsonl")
@@ -37,13 +39,16 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="model folder (default: the embedded default model)")
     parser.add_argument("--manifest", type=Path, help="an evaluation manifest (default: the development set)")
     parser.add_argument("--test", action="store_true", help="evaluate on the test set instead")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="the audio encoder's dtype, as `audioret index --precision` (default: float32, the "
+                             "figures of record)")
     args = parser.parse_args()
     manifest = args.manifest or (TEST if args.test else DEV)
     for path in {manifest, DEV}:
         if not path.is_file():
             raise MissingFileError(path, "evaluation manifest",
                                    "make sfx-sources && .venv/bin/audioret prepare sfx data/sfx-sources data/sfx")
-    model = AudioTextModel.from_pretrained(args.model or default_model_dir()).eval()
+    model = load_model_folder(args.model or default_model_dir(), precision=args.precision)
     baseline = YamnetLabelBaseline(model)
     baseline.tau = tune_baseline(baseline, list(read_manifest(DEV)))
     records = list(read_manifest(manifest))

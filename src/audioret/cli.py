@@ -199,6 +199,8 @@ def index(
                                           "otherwise keeps the trained IVF cells until the index doubles)")] = False,
     device: Annotated[str, typer.Option(help="where the model runs: auto (cuda when there is one), cpu, cuda, "
                                         "cuda:N")] = "auto",
+    precision: Annotated[str, typer.Option(help="what the audio encoder computes in: auto (bfloat16 where the "
+                                           "device has it natively), float32, bfloat16")] = "auto",
 ) -> None:
     """Embed a folder of sounds into an index; re-running embeds only new or changed files."""
     from audioret.retrieval.indexer import check_options, index_folder, merge_shards, parse_shard, shard_folder
@@ -214,9 +216,11 @@ def index(
     if audio_dir is None:
         raise AudioretError("give the folder of sounds to index: audioret index AUDIO_DIR --out INDEX_DIR")
     part = parse_shard(shard) if shard else None
-    target = _torch_device(device)
-    searcher_model, info = _load_model_for_index(model, out)
-    searcher_model.to(target)
+    from audioret.utils.numeric import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise AudioretError(f"--precision {precision}: use one of {', '.join(PRECISIONS)}")
+    searcher_model, info = _load_model_for_index(model, out, _torch_device(device), precision)
     try:
         report = index_folder(audio_dir, shard_folder(out, part) if part else out, searcher_model, info, part,
                               batch_size, workers, backend, rebuild=rebuild)
@@ -261,12 +265,12 @@ def _torch_device(name: str):
     return device
 
 
-def _load_model_for_index(model_dir: Path | None, out: Path):
+def _load_model_for_index(model_dir: Path | None, out: Path, device, precision: str):
     from audioret.models.loading import open_model
     from audioret.retrieval.library import IndexStore
 
     recorded = IndexStore(out).model_info(damaged_ok=True) if out.is_dir() else None
-    opened = open_model(model_dir, recorded)
+    opened = open_model(model_dir, recorded, device, precision)
     return opened.model, opened.info
 
 

@@ -104,3 +104,24 @@ def test_inference_preparation_folds_batchnorm_into_the_same_function():
     np.testing.assert_allclose(after.numpy(), before.numpy(), rtol=1e-10, atol=1e-12 * before.abs().max().item())
     with pytest.raises(RuntimeError, match="eval mode"):
         Aisfx(width=8).train().prepare_for_inference()
+
+
+def test_bfloat16_inference_stays_within_the_contract_of_float32():
+    """`prepare_for_inference(torch.bfloat16)` (what `--precision auto` picks on a CPU with native bfloat16)
+    computes the CNN in bfloat16: every weight and activation is stored with 8 significant bits (relative
+    rounding up to u = 2^-8, sums still accumulate in float32). If each of the 16 roundings (weights and input
+    of 8 convolutions) passes on a relative error u, they add up to about u sqrt(16) = 1.6e-2, and an error
+    that size orthogonal to the embedding costs 1 - cosine = 1.2e-4 (about 2e-5 on these signals). What is
+    asserted is the contract of a faster inference path, 1 - cosine <= 1e-3 against exact (float64) results."""
+    fast = Aisfx(pretrained=True).eval()
+    fast.prepare_for_inference(torch.bfloat16)
+    assert fast.embedding_net.conv_block4.conv2.weight.dtype == torch.bfloat16
+    waves = signals()
+    batch = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(w) for w in waves.values()], batch_first=True)
+    with torch.no_grad():
+        out = fast(batch, torch.tensor([len(w) for w in waves.values()]))
+    assert out.dtype == torch.float32
+    for row, wave in zip(out.double().numpy(), waves.values(), strict=True):
+        exact = float64_blocks(torch.from_numpy(wave))[0].mean(0)
+        cosine = row @ exact / (np.linalg.norm(row) * np.linalg.norm(exact))
+        assert 1 - cosine <= 1e-3, f"bfloat16 clip embedding: 1 - cosine = {1 - cosine:.2e}"

@@ -49,6 +49,7 @@ def index_argv(library: Path, out: Path, model_dir: Path, *extra: str) -> list[s
     (["--backend", "bogus"], ["unknown index backend 'bogus'", "flat"]),
     (["--device", "gpu9"], ["--device 'gpu9' is not a device", "cuda:N"]),
     (["--device", "meta"], ["only cpu and cuda are supported"]),
+    (["--precision", "float16"], ["--precision float16", "auto, float32, bfloat16"]),
     *([(["--device", "cuda"], ["no CUDA GPU", "--device cpu"])] if not torch.cuda.is_available() else []),
 ])
 def test_bad_options_are_refused_before_any_work(sound_library, tmp_path, model_dir, capsys, extra, words):

@@ -13,6 +13,8 @@ from audioret.models.model_files import CONFIG_FILE, WEIGHTS_FILE
 from audioret.utils.errors import AudioretError, MissingFileError
 
 if TYPE_CHECKING:  # torch loads only when a model does
+    import torch
+
     from audioret.models.audio_text import AudioTextModel
 
 
@@ -74,18 +76,22 @@ class OpenedModel:
         return self.info["fingerprint"]
 
 
-def load_model_folder(folder: str | Path) -> AudioTextModel:
-    """The model of `folder` for inference: eval mode, encoders prepared (`prepare_for_inference`; imports torch)."""
+def load_model_folder(folder: str | Path, device: str | torch.device = "cpu",
+                      precision: str = "auto") -> AudioTextModel:
+    """The model of `folder` for inference on `device`: eval mode, encoders prepared (`prepare_for_inference`)
+    for the dtype that `precision` gives there (`utils.numeric.inference_dtype`). Imports torch."""
     from audioret.models.audio_text import AudioTextModel
+    from audioret.utils.numeric import inference_dtype
 
-    model = AudioTextModel.from_pretrained(folder).eval()
-    model.audio.prepare_for_inference()
+    model = AudioTextModel.from_pretrained(folder).eval().to(device)
+    model.audio.prepare_for_inference(inference_dtype(precision, device))
     return model
 
 
-def open_model(model_dir: str | Path | None, recorded: dict[str, Any] | None = None) -> OpenedModel:
-    """Resolve (given folder, else the one `recorded` in an index's model.json, else the default), load in
-    eval mode and fingerprint a model.
+def open_model(model_dir: str | Path | None, recorded: dict[str, Any] | None = None,
+               device: str | torch.device = "cpu", precision: str = "auto") -> OpenedModel:
+    """Resolve (given folder, else the one `recorded` in an index's model.json, else the default), load for
+    inference (`load_model_folder`) and fingerprint a model.
 
     Example:
         >>> opened = open_model(None)  # the default model
@@ -93,5 +99,5 @@ def open_model(model_dir: str | Path | None, recorded: dict[str, Any] | None = N
     """
     folder = resolve_model_dir(model_dir, recorded)
     fingerprint = model_fingerprint(folder)
-    model = load_model_folder(folder)
+    model = load_model_folder(folder, device, precision)
     return OpenedModel(model, folder, describe_model(folder, model, fingerprint))

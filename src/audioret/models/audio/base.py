@@ -41,9 +41,13 @@ class AudioEncoder(nn.Module):
         classify (YAMNet); a model's prior reads them."""
         raise AudioretError(f"{type(self).__name__} reports no class posteriors, which a model's prior needs")
 
-    def prepare_for_inference(self) -> None:
+    def prepare_for_inference(self, dtype: torch.dtype | None = None) -> None:
         """Rewrite the module for faster evaluation where that changes nothing but float rounding; after it the
-        module is for eval mode only (no training). Called by `load_model_folder`; most encoders keep theirs."""
+        module is for eval mode only (no training). Called by `load_model_folder`; most encoders keep theirs.
+
+        `dtype` is the precision the heavy layers may compute in (`utils.numeric.inference_dtype`; None keeps
+        the module's); an encoder takes bfloat16 only where its outputs stay within 1e-3 cosine of float32,
+        and ignores it otherwise."""
 
     @property
     def window_samples(self) -> int:

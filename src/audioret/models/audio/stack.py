@@ -53,9 +53,9 @@ class StackedEncoder(AudioEncoder):
             return (offset + start, offset + stop), names
         raise AudioretError("a prior needs class posteriors, and no stacked encoder reports them (add yamnet)")
 
-    def prepare_for_inference(self) -> None:
+    def prepare_for_inference(self, dtype: torch.dtype | None = None) -> None:
         for member in self.members:
-            member.prepare_for_inference()
+            member.prepare_for_inference(dtype)
 
     def forward(self, waveform: torch.Tensor, valid_samples: torch.Tensor | None = None) -> torch.Tensor:
         outputs = []
