@@ -1,4 +1,5 @@
-"""What an update of a large library costs: commit time of a few changed files, in place vs built afresh.
+"""What an update of a large library costs: commit time of a few changed files, in place vs built afresh;
+and what opening it costs a reader.
 
     python bench/update.py --n 1000000 --changed 100
 
@@ -6,7 +7,9 @@ An index folder of --n segments (one per file, vectors from bench/search.py's re
 real default-model vectors) is committed once (built: IVF trained), read back the way a writer
 does, then --changed files are replaced (their old rows removed, new vectors appended) and
 committed again: in place (the trained cells kept) and, for the ratio, rebuilt from scratch.
-Embedding is excluded: the new vectors are given. Printed: seconds for each step, and disk.
+Embedding is excluded: the new vectors are given. Then a reader opens the folder (`Library.open`, as
+`audioret search` does) and parses every record (as `audioret serve` does in the background).
+Printed: seconds for each step, and disk.
 Memory: about 3 x n x dim x 4 bytes (18 GB at 1M x 1,545).
 """
 
@@ -24,13 +27,20 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search import realistic_set  # noqa: E402  (the bench's own data set)
 
-from audioret.retrieval.library import IndexStore, Item  # noqa: E402
+from audioret.retrieval.fileinfo import PEAKS_PER_FILE, FileInfo, FileTable  # noqa: E402
+from audioret.retrieval.library import IndexStore, Item, Library  # noqa: E402
 
 ROOT = Path("/library")
 
 
 def items_for(paths: list[str]) -> list[Item]:
     return [Item(i, path, 1000, 1, 0.0, 5.0) for i, path in enumerate(paths)]
+
+
+def files_for(paths: list[str]) -> FileTable:
+    """The facts and (flat) waveforms the indexer stores beside the items, one file per item."""
+    rows = [FileInfo(path, 1000, 1, 5.0, 44_100, 2, "WAV", "PCM_16") for path in paths]
+    return FileTable(rows, np.zeros((len(paths), PEAKS_PER_FILE, 2), np.int8))
 
 
 def timed(what: str, action):
@@ -54,14 +64,14 @@ def main() -> None:
     del every
     print(f"{what}; generated in {time.perf_counter() - tick:.0f} s; {os.cpu_count()} CPUs, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
-    paths = [f"f{i:07d}.wav" for i in range(args.n)]
+    paths = [f"recordings/set{i // 1000:04d}/take {i:07d}.wav" for i in range(args.n)]
     model_info = {"fingerprint": "bench", "embed_dim": int(base.shape[1]), "sample_rate": 16000}
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
         store = IndexStore(Path(tmp) / "idx")
         with store.writing():
             store.claim(model_info, ROOT)
             how = timed(f"first commit of {args.n:,} segments",
-                        lambda base=base: store.commit(items_for(paths), base, ROOT))
+                        lambda base=base: store.commit(items_for(paths), base, ROOT, files=files_for(paths)))
             print(f"    ({how}; backend {store.library_info()['backend']})")
         del base
         tick = time.time()
@@ -77,11 +87,14 @@ def main() -> None:
                 timed("writer reads the committed state (checksums included)", store.committed_snapshot)
                 how = timed(f"commit of {args.changed} changed files, {label}",
                             lambda rebuild=rebuild, new_items=new_items: store.commit(
-                                new_items, fresh, ROOT, kept=kept, rebuild=rebuild))
+                                new_items, fresh, ROOT, kept=kept, rebuild=rebuild, files=files_for(new_paths)))
                 print(f"    ({how})")
             written = [p for p in store.folder.iterdir() if p.is_file() and p.stat().st_mtime > tick]
             print(f"    files written by it: {sum(p.stat().st_size for p in written) / 2**20:,.0f} MB")
             tick = time.time()
+        library = timed("a reader opens it (checksums; records parsed on first use)",
+                        lambda: Library.open(store.folder))
+        timed("the reader parses every item and file record", library.warm)
 
 
 if __name__ == "__main__":

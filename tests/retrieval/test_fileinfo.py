@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audioret.retrieval import fileinfo
-from audioret.retrieval.fileinfo import PEAKS_PER_FILE, waveform_peaks
+from audioret.retrieval.fileinfo import PEAKS_PER_FILE, FileInfo, file_line, waveform_peaks
 from audioret.retrieval.indexer import index_folder
 from audioret.retrieval.library import Library, read_snapshot
 from audioret.retrieval.search import Searcher, describe_model
@@ -127,3 +130,16 @@ def test_filters_keep_only_matching_files(http):
     assert http.get("/search", params={"q": "rain", "folder": "nowhere"}).status_code == 400
     assert http.get("/search", params={"q": "rain", "min_duration": 3, "max_duration": 1}).status_code == 400
     assert http.get("/folders").json()["folders"][0] == {"path": "birds", "files": 2}
+
+
+@settings(max_examples=300, deadline=None)
+@given(path=st.text(st.characters(exclude_categories=()), min_size=1), size=st.integers(0, 2**63),
+       mtime_ns=st.integers(-(2**63), 2**63),
+       duration=st.floats(0, 1e7, allow_nan=False), rate=st.none() | st.integers(1, 10**6),
+       channels=st.none() | st.integers(1, 64), fmt=st.none() | st.text(), subtype=st.none() | st.text())
+def test_file_lines_are_what_json_writes(path, size, mtime_ns, duration, rate, channels, fmt, subtype):
+    """The hand-written line of a commit's files.jsonl against json.dumps of the record (the reference),
+    any text included (quotes, control characters, non-BMP, lone surrogates of undecodable names)."""
+    row = FileInfo(path, size, mtime_ns, duration, rate, channels, fmt, subtype)
+    assert file_line(row) == json.dumps(asdict(row)) + "\n"
+    assert FileInfo(**json.loads(file_line(row))) == row

@@ -25,7 +25,9 @@ place, new row segments first and index.json last; a writer killed anywhere in b
 forward by the next writer, which also deletes the row segments no commit names any more.
 Readers (`Library.open`) never write, repair or delete anything: they check that the files they
 opened are the ones index.json names (counts and checksums), retry briefly while a commit is being
-moved into place, and otherwise refuse with a message saying how to repair the folder.
+moved into place, and otherwise refuse with a message saying how to repair the folder. They parse the
+lines of items.jsonl and files.jsonl when first read (a search reads its results' lines only); a
+writer parses them all and checks them against each other before it builds on them.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ import faiss
 import numpy as np
 
 from audioret.retrieval.fileinfo import FILES_FILE, PEAKS_FILE, FileTable
+from audioret.retrieval.jsonlines import JsonLines
 from audioret.retrieval.rowstore import is_segment_name
 from audioret.retrieval.vectors import IDS_FILE, VECTORS_FILE, Index, RowView
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
@@ -226,7 +229,8 @@ class IndexStore:
         if not (self.folder / LIBRARY_FILE).exists():
             return None
         try:
-            return read_snapshot(self.folder, attempts=1, legacy=self._lock_fd is not None)
+            writer = self._lock_fd is not None
+            return read_snapshot(self.folder, attempts=1, legacy=writer, eager=writer)
         except AudioretError as err:
             if self._lock_fd is None:
                 raise
@@ -402,7 +406,7 @@ class Snapshot:
     """One committed state of an index folder, read from files that were checked against each other."""
 
     folder: Path
-    items: list[Item]
+    items: Sequence[Item]  # a JsonLines for a reader, a list for a writer (`read_snapshot`)
     vectors: RowView  # [n, dim], read from the index on access
     index: Index
     model_info: dict[str, Any]
@@ -410,9 +414,14 @@ class Snapshot:
     files: FileTable | None = None  # None: a folder indexed before files.jsonl and peaks.npy
 
 
-def read_snapshot(folder: str | Path, attempts: int = OPEN_ATTEMPTS, legacy: bool = False) -> Snapshot:
+def read_snapshot(folder: str | Path, attempts: int = OPEN_ATTEMPTS, legacy: bool = False,
+                  eager: bool = False) -> Snapshot:
     """Open the committed state of `folder`, checked, without changing anything on disk.
 
+    Every file is checked against the checksum and counts that index.json records; the lines of
+    items.jsonl and files.jsonl are parsed when first read (`JsonLines`), so that a search of a big library
+    reads only its results. `eager` parses them all now and checks them against each other (what a writer,
+    which goes through every item anyway, wants before it builds on them).
     `legacy` accepts a folder written before index.json carried checksums when its counts agree (the
     writer that updates it does so; readers refuse it).
 
@@ -427,7 +436,7 @@ def read_snapshot(folder: str | Path, attempts: int = OPEN_ATTEMPTS, legacy: boo
         if attempt:
             time.sleep(0.1)
         try:
-            return _read_snapshot_once(folder, legacy)
+            return _read_snapshot_once(folder, legacy, eager)
         except IndexIntegrityError as err:
             last = err
     journal = " (a commit was cut short: commit.json is there)" if (folder / JOURNAL_FILE).exists() else ""
@@ -436,7 +445,7 @@ def read_snapshot(folder: str | Path, attempts: int = OPEN_ATTEMPTS, legacy: boo
                               "(it re-embeds only what is not intact), or index into a new --out folder")
 
 
-def _read_snapshot_once(folder: Path, legacy: bool = False) -> Snapshot:
+def _read_snapshot_once(folder: Path, legacy: bool = False, eager: bool = False) -> Snapshot:
     model_path, marker_path = folder / MODEL_FILE, folder / LIBRARY_FILE
     if not marker_path.exists():
         hint = "create it with `audioret index AUDIO_DIR --out INDEX_DIR`"
@@ -473,6 +482,11 @@ def _read_snapshot_once(folder: Path, legacy: bool = False) -> Snapshot:
                                           "(changed or damaged after the commit)")
         n, dim = library["items"], library["dim"]
         items = parse_items(blobs[ITEMS_FILE], folder / ITEMS_FILE)
+        if eager:
+            try:
+                items = items.records()
+            except DataFormatError as err:
+                raise IndexIntegrityError(str(err)) from None
         ids = _parse_json_bytes(blobs[IDS_FILE], folder / IDS_FILE, "id list")
         if structure is None:
             raise IndexIntegrityError(f"{folder}: {VECTORS_FILE} cannot be read")
@@ -497,7 +511,7 @@ def _read_snapshot_once(folder: Path, legacy: bool = False) -> Snapshot:
     files = None
     if len(optional) == len(OPTIONAL_FILES):
         try:
-            files = FileTable.parse(blobs[FILES_FILE], blobs[PEAKS_FILE], folder, items)
+            files = FileTable.parse(blobs[FILES_FILE], blobs[PEAKS_FILE], folder, items if eager else None)
         except AudioretError as err:
             raise IndexIntegrityError(str(err)) from None
     return Snapshot(folder, items, vectors, index, model_info, library, files)
@@ -627,15 +641,13 @@ class Library:
         >>> [(str(h.path), h.item.start, h.score) for h in hits]
     """
 
-    def __init__(self, folder: Path, items: list[Item], vectors: np.ndarray, index: Index,
+    def __init__(self, folder: Path, items: Sequence[Item], vectors: np.ndarray, index: Index,
                  model_info: dict[str, Any], root: Path, commit: str = "", files: FileTable | None = None):
         self.folder, self.items, self.vectors, self.index = folder, items, vectors, index
         self.model_info, self.root, self.commit = model_info, root, commit
-        self.files = files if files is not None else FileTable.from_items(items)
+        self._files = files
         self.has_waveforms = files is not None
-        self._rows_by_path: dict[str, list[int]] = {}
-        for item in items:
-            self._rows_by_path.setdefault(item.path, []).append(item.id)
+        self._rows_of_paths: dict[str, list[int]] | None = None
 
     @classmethod
     def open(cls, folder: str | Path) -> Library:
@@ -648,8 +660,32 @@ class Library:
                    Path(snapshot.library_info["root"]), str(snapshot.library_info.get("commit", "")), snapshot.files)
 
     @property
+    def files(self) -> FileTable:
+        """Facts and waveforms of the indexed files (for a folder indexed before files.jsonl, what the items
+        tell, made on first use)."""
+        if self._files is None:
+            self._files = FileTable.from_items(self.items)
+        return self._files
+
+    @property
     def n_files(self) -> int:
-        return len(self._rows_by_path)
+        return len(self.files.rows)
+
+    @property
+    def _rows_by_path(self) -> dict[str, list[int]]:
+        if self._rows_of_paths is None:
+            rows: dict[str, list[int]] = {}
+            for item in self.items:
+                rows.setdefault(item.path, []).append(item.id)
+            self._rows_of_paths = rows
+        return self._rows_of_paths
+
+    def warm(self) -> Library:
+        """Parse every item and file record now (what opening leaves to first use), so that a server's
+        first listing or filtered search does not wait for it."""
+        _ = self._rows_by_path
+        self.files.load()
+        return self
 
     def check_model(self, fingerprint: str, source: str) -> None:
         if fingerprint != self.model_info["fingerprint"]:
@@ -714,30 +750,23 @@ class Library:
 
 
 def read_items(path: Path) -> list[Item]:
-    return parse_items(path.read_bytes(), path)
+    return parse_items(path.read_bytes(), path).records()
 
 
-def parse_items(data: bytes, path: Path) -> list[Item]:
-    """The items of an items.jsonl; the first bad line is named. Read as one JSON array (half the
-    time of one json.loads per line, seconds at a million segments); a file that does not parse that
-    way is read again line by line to say where it is wrong."""
-    lines = data.splitlines()
-    try:
-        rows = json.loads(b"[" + b",".join(lines) + b"]")
-        items = [Item(**row) for row in rows]
-    except (UnicodeDecodeError, ValueError, TypeError):
-        items = [_parse_item(line, path, line_no) for line_no, line in enumerate(lines, 1)]
-    for line_no, item in enumerate(items, 1):
+def parse_items(data: bytes, path: Path) -> JsonLines[Item]:
+    """The items of an items.jsonl, each parsed when first asked for (`JsonLines`); a bad line, or an id
+    out of order, is named by its line number when it is read."""
+
+    def make(fields: dict[str, Any], line_no: int) -> Item:
+        try:
+            item = Item(**fields)
+        except TypeError as err:
+            raise DataFormatError(path, f"not an index item ({err})", line_no) from None
         if item.id != line_no - 1:
             raise DataFormatError(path, f"item id {item.id} out of order", line_no)
-    return items
+        return item
 
-
-def _parse_item(line: bytes, path: Path, line_no: int) -> Item:
-    try:
-        return Item(**json.loads(line.decode("utf-8")))
-    except (UnicodeDecodeError, ValueError, TypeError) as err:
-        raise DataFormatError(path, f"not an index item ({err})", line_no) from None
+    return JsonLines(data, path, make)
 
 
 def write_items(path: Path, items: Sequence[Item]) -> None:

@@ -69,7 +69,7 @@ class Searcher:
         if not self._reload_lock.acquire(blocking=False):
             return self.library
         try:
-            fresh = Library.from_snapshot(read_snapshot(self.library.folder, attempts=RELOAD_ATTEMPTS))
+            fresh = Library.from_snapshot(read_snapshot(self.library.folder, attempts=RELOAD_ATTEMPTS)).warm()
             fresh.check_model(self.fingerprint, "the served model")
         except AudioretError as err:
             # The files of one marker do not change (a later commit moves in a new index.json last), so

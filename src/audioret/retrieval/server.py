@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import mimetypes
 import os
 import re
 import socket
+import threading
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -41,6 +43,8 @@ from audioret.retrieval.library import Hit, Item, Library
 from audioret.retrieval.search import Searcher
 from audioret.utils.errors import AudioretError
 from audioret.utils.io import escape_name
+
+_log = logging.getLogger("audioret.serve")
 
 MAX_QUERY_CHARS = 300
 MAX_K = 100
@@ -329,5 +333,14 @@ def serve(searcher: Searcher, host: str = "127.0.0.1", port: int = 8000,
     except OSError as err:
         raise AudioretError(f"cannot listen on {host}:{port} ({err.strerror or err}); choose another --port "
                             "or --host") from None
+    # Opening left the item and file records to first use; read them while the server starts answering.
+    threading.Thread(target=_warm, args=(searcher.library,), name="audioret-warm", daemon=True).start()
     uvicorn.run(create_app(searcher, allowed_hosts_for(host, allowed_hosts)), host=host, port=port,
                 log_level="info")
+
+
+def _warm(library: Library) -> None:
+    try:
+        library.warm()
+    except AudioretError as err:  # a request that reads the bad record reports it too
+        _log.warning("%s", err)
