@@ -200,8 +200,14 @@ class FileTable:
 
     def write(self, folder: Path) -> None:
         """files.jsonl and peaks.npy into `folder` (the commit's staging folder), each atomically."""
+        self.write_rows(folder)
+        self.write_peaks(folder)
+
+    def write_rows(self, folder: Path) -> None:
         with atomic_write(folder / FILES_FILE) as handle:
             handle.writelines(map(file_line, self.rows))
+
+    def write_peaks(self, folder: Path) -> None:
         peaks = self.peaks if self.peaks is not None else np.zeros((len(self.rows), PEAKS_PER_FILE, 2), np.int8)
         with atomic_write(folder / PEAKS_FILE, "wb") as handle:
             np.save(handle, np.asarray(peaks, np.int8))  # no copy of an int8 table

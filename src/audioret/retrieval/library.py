@@ -45,6 +45,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -292,16 +293,22 @@ class IndexStore:
         staging = self.folder / STAGING_DIR
         _remove_tree(staging)
         staging.mkdir(parents=True)
-        index.save(staging, reuse=self.folder)
-        write_items(staging / ITEMS_FILE, items)
-        if files is not None:
-            files.write(staging)
-        checked = [*CHECKED_FILES, *(name for name in OPTIONAL_FILES if (staging / name).exists())]
+        # Two threads: FAISS, numpy and sha256 release the GIL, so the search structure and the checksums
+        # are written while this thread formats the item and file lines.
+        with ThreadPoolExecutor(2) as pool:
+            saved = [pool.submit(index.save, staging, reuse=self.folder)]
+            if files is not None:
+                saved.append(pool.submit(files.write_peaks, staging))
+                files.write_rows(staging)
+            write_items(staging / ITEMS_FILE, items)
+            for job in saved:
+                job.result()
+            checked = [*CHECKED_FILES, *(name for name in OPTIONAL_FILES if (staging / name).exists())]
+            digests = dict(zip(checked, pool.map(file_sha256, [staging / name for name in checked]), strict=True))
         with atomic_write(staging / LIBRARY_FILE) as handle:
             json.dump({"root": str(root), "items": len(items), "files": len({i.path for i in items}),
                        "dim": int(index.dim), "backend": index.backend, "commit": uuid.uuid4().hex,
-                       "model": self.model_info()["fingerprint"],
-                       "sha256": {name: file_sha256(staging / name) for name in checked}}, handle, indent=2)
+                       "model": self.model_info()["fingerprint"], "sha256": digests}, handle, indent=2)
         parts = sorted(p.name for p in (self.folder / PENDING_DIR).glob("*.npz")) if (
             self.folder / PENDING_DIR).is_dir() else []
         segments = sorted(p.name for p in staging.iterdir() if is_segment_name(p.name))  # ids.json names them
