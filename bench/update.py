@@ -82,12 +82,14 @@ def main() -> None:
         new_paths = [paths[i] for i in kept_rows] + [paths[i] for i in sorted(changed)]
         kept = kept_rows + [-1] * args.changed
         for label, rebuild in [("in place", False), ("rebuilt", True)][: 1 if args.no_rebuild else 2]:
-            new_items = items_for(new_paths)  # the indexer's list, made while it walks the folder: not timed
+            # The indexer's item list and file table, made before it commits (from what the writer read and
+            # what it embedded): not timed, as the embedding is not.
+            new_items, new_files = items_for(new_paths), files_for(new_paths)
             with store.writing():
                 timed("writer reads the committed state (checksums included)", store.committed_snapshot)
                 how = timed(f"commit of {args.changed} changed files, {label}",
-                            lambda rebuild=rebuild, new_items=new_items: store.commit(
-                                new_items, fresh, ROOT, kept=kept, rebuild=rebuild, files=files_for(new_paths)))
+                            lambda rebuild=rebuild, new_items=new_items, new_files=new_files: store.commit(
+                                new_items, fresh, ROOT, kept=kept, rebuild=rebuild, files=new_files))
                 print(f"    ({how})")
             written = [p for p in store.folder.iterdir() if p.is_file() and p.stat().st_mtime > tick]
             print(f"    files written by it: {sum(p.stat().st_size for p in written) / 2**20:,.0f} MB")

@@ -106,6 +106,8 @@ def test_a_full_disk_keeps_what_was_done_and_says_so(library_copy, tmp_path, mod
     ("ids.json", "delete", ["ids.json is missing"]),
     ("vectors.faiss", "truncate", ["vectors.faiss is not the one index.json describes"]),
     ("items.jsonl", "delete", ["items.jsonl is missing"]),
+    ("items.jsonl", "truncate", ["items.jsonl is not the one index.json describes"]),
+    ("peaks.npy", "truncate", ["peaks.npy is not the one index.json describes"]),
     ("model.json", "truncate", ["model.json: not a valid model record"]),
     ("model.json", "delete", ["model.json is missing"]),
     ("model.json", "{}", ["model.json: not a model record"]),

@@ -206,3 +206,18 @@ def test_ordinary_index_runs_beside_a_reader_never_fail_or_mislead_it(
         stdout, stderr = reader.communicate(timeout=120)
     assert reader.returncode == 0, stderr
     assert int(stdout) >= 1
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_damaged_row_segment_is_named_by_its_checksum(tmp_path, damage):
+    out = tmp_path / "idx"
+    subprocess.run([sys.executable, "-c", COMMITTING_WRITER, str(out), "1", "ivf"], check=True)
+    segment, = out.glob("rows-*.npy")
+    data = bytearray(segment.read_bytes())
+    if damage == "truncate":  # the header promises rows the file no longer holds: it cannot be mapped
+        del data[len(data) // 2:]
+    else:  # one bit of the last row: the file still maps, only its checksum tells
+        data[-1] ^= 1
+    segment.write_bytes(bytes(data))
+    with pytest.raises(IndexIntegrityError, match=f"{segment.name} is not the one ids.json describes.*repair it"):
+        Library.open(out)

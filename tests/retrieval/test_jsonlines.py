@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -138,3 +139,41 @@ def test_files_that_disagree_with_the_items_are_caught_by_the_writer(sound_libra
     with store.writing():
         assert store.committed_snapshot() is None
     assert "files.jsonl does not list the indexed files" in capsys.readouterr().err
+
+
+@dataclasses.dataclass(frozen=True)
+class Take:
+    path: str
+    seconds: float
+    rate: int | None = None
+
+
+def test_records_built_from_their_dict_are_the_records_the_constructor_makes():
+    build = jsonlines.record_builder(Take)
+    for fields in ({"path": "a.wav", "seconds": 1.5, "rate": 8000}, {"rate": None, "seconds": 0.0, "path": "b"}):
+        record, reference = build(dict(fields)), Take(**fields)
+        assert record == reference and hash(record) == hash(reference) and repr(record) == repr(reference)
+        assert dataclasses.asdict(record) == dataclasses.asdict(reference)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            record.path = "changed"
+    assert build({"path": "c", "seconds": 2.0}) == Take("c", 2.0)  # a default filled, as by the constructor
+    for bad in ({"path": "d"}, {"path": "d", "seconds": 1.0, "rate": 1, "extra": 0}):
+        with pytest.raises(TypeError):
+            build(bad)
+
+
+def test_record_builder_refuses_classes_whose_constructor_does_more():
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Slotted:
+        path: str
+
+    @dataclasses.dataclass(frozen=True)
+    class Checked:
+        path: str
+
+        def __post_init__(self):
+            assert self.path
+
+    for cls in (Slotted, Checked):
+        with pytest.raises(TypeError, match="slots or __post_init__"):
+            jsonlines.record_builder(cls)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from audioret.retrieval.jsonlines import JsonLines
+from audioret.retrieval.jsonlines import JsonLines, record_builder
 from audioret.utils.audio import audio_info
 from audioret.utils.errors import AudioDecodeError, AudioretError, DataFormatError
 from audioret.utils.io import atomic_write
@@ -177,9 +177,11 @@ class FileTable:
         Raises:
             AudioretError: the two files do not describe the indexed files (or each other).
         """
+        build = record_builder(FileInfo)
+
         def make(fields: dict[str, Any], line_no: int) -> FileInfo:
             try:
-                return FileInfo(**fields)
+                return build(fields)
             except TypeError as err:
                 raise DataFormatError(folder / FILES_FILE, f"not a file record ({err})", line_no) from None
 

@@ -9,6 +9,7 @@ half the time of one call per line) and keeps the records.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -62,8 +63,7 @@ class JsonLines(Sequence[T], Generic[T]):
         self._one_by_one += 1
         if self._one_by_one > max(1024, len(self) // ONE_BY_ONE_FRACTION):
             return self.records()[position]
-        line = self._data[self._starts[position]:self._ends[position]]
-        return self._parse_line(line, position + 1)
+        return self._parse_line(self._line(position), position + 1)
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.records())
@@ -78,15 +78,18 @@ class JsonLines(Sequence[T], Generic[T]):
         return self._records
 
     def _parse_all(self) -> list[T]:
-        lines = [self._data[start:end] for start, end in zip(self._starts.tolist(), self._ends.tolist(),
-                                                             strict=True)]
-        try:
-            rows = json.loads(b"[" + b",".join(lines) + b"]")
+        if not len(self):
+            return []
+        try:  # newlines become commas: one C pass, where joining the line slices took 2 s at a million lines
+            rows = json.loads(b"[" + self._data[: self._ends[-1]].replace(b"\n", b",") + b"]")
         except (UnicodeDecodeError, ValueError):
             rows = None  # some line is wrong: read them one by one to say which
-        if rows is None or len(rows) != len(lines) or not all(isinstance(row, dict) for row in rows):
-            return [self._parse_line(line, line_no) for line_no, line in enumerate(lines, 1)]
+        if rows is None or len(rows) != len(self) or not all(isinstance(row, dict) for row in rows):
+            return [self._parse_line(self._line(position), position + 1) for position in range(len(self))]
         return [self._make(row, line_no) for line_no, row in enumerate(rows, 1)]
+
+    def _line(self, position: int) -> bytes:
+        return self._data[self._starts[position]:self._ends[position]]
 
     def _parse_line(self, line: bytes, line_no: int) -> T:
         try:
@@ -96,3 +99,23 @@ class JsonLines(Sequence[T], Generic[T]):
         if not isinstance(fields, dict):
             raise DataFormatError(self.path, "not a JSON object", line_no)
         return self._make(fields, line_no)
+
+
+def record_builder(cls: type[T]) -> Callable[[dict[str, Any]], T]:
+    """`cls(**fields)` for a frozen dataclass (without slots), in a third of the time when `fields` holds
+    exactly its fields: the parsed dict becomes the record's attribute dict, where a frozen dataclass's
+    `__init__` would set each field through `object.__setattr__` (1.2 s per million items). Other dicts
+    go through `cls(**fields)`, which fills defaults or raises TypeError naming the bad field."""
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__slots__") or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} is not a dataclass without slots or __post_init__")
+    names = frozenset(field.name for field in dataclasses.fields(cls))
+    blank, assign = object.__new__, object.__setattr__
+
+    def build(fields: dict[str, Any]) -> T:
+        if fields.keys() != names:
+            return cls(**fields)
+        record = blank(cls)
+        assign(record, "__dict__", fields)
+        return record
+
+    return build

@@ -45,7 +45,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -54,11 +54,11 @@ import faiss
 import numpy as np
 
 from audioret.retrieval.fileinfo import FILES_FILE, PEAKS_FILE, FileTable
-from audioret.retrieval.jsonlines import JsonLines
+from audioret.retrieval.jsonlines import JsonLines, record_builder
 from audioret.retrieval.rowstore import is_segment_name
 from audioret.retrieval.vectors import IDS_FILE, VECTORS_FILE, Index, RowView
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
-from audioret.utils.io import FILE_MODE, atomic_write, file_sha256, fsync_folder
+from audioret.utils.io import FILE_MODE, atomic_write, file_sha256, fsync_folder, open_file_sha256
 
 ITEMS_FILE, EMBEDDINGS_FILE, MODEL_FILE, LIBRARY_FILE = "items.jsonl", "embeddings.npy", "model.json", "index.json"
 PENDING_DIR, STAGING_DIR, JOURNAL_FILE, LOCK_FILE = "pending", ".commit", "commit.json", "writer.lock"
@@ -69,6 +69,9 @@ COMMITTED_FILES = (*CHECKED_FILES, *OPTIONAL_FILES, LIBRARY_FILE)  # the order o
 MODEL_KEYS = ("fingerprint", "embed_dim", "sample_rate")
 OPEN_ATTEMPTS = 20  # a reader that meets a commit half moved into place tries again, for about 2 s in all
 CHUNK = 1 << 22
+# Threads that hash and write a commit's files beside the one that formats or parses records: more help
+# little, the biggest file (the first row segment) is hashed by one thread.
+IO_THREADS = 2
 
 
 class IndexIntegrityError(AudioretError):
@@ -295,7 +298,7 @@ class IndexStore:
         staging.mkdir(parents=True)
         # Two threads: FAISS, numpy and sha256 release the GIL, so the search structure and the checksums
         # are written while this thread formats the item and file lines.
-        with ThreadPoolExecutor(2) as pool:
+        with ThreadPoolExecutor(IO_THREADS) as pool:
             saved = [pool.submit(index.save, staging, reuse=self.folder)]
             if files is not None:
                 saved.append(pool.submit(files.write_peaks, staging))
@@ -461,7 +464,7 @@ def _read_snapshot_once(folder: Path, legacy: bool = False, eager: bool = False)
         raise MissingFileError(marker_path, "index record" if folder.is_dir() else "index", hint)
     if not model_path.exists():
         raise IndexIntegrityError(f"{folder}: {MODEL_FILE} is missing")
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack, _hashing_pool() as pool:
         # Open every file first: a commit renamed in meanwhile leaves these open files as they were, and
         # the checksums below tell whether they all belong to the commit that index.json describes.
         handles = {}
@@ -478,30 +481,48 @@ def _read_snapshot_once(folder: Path, legacy: bool = False, eager: bool = False)
         if library.get("model", model_info["fingerprint"]) != model_info["fingerprint"]:
             raise IndexIntegrityError(f"{folder}: {MODEL_FILE} names another model than the one that made the "
                                       "vectors")
-        blobs, digests = {}, {}
-        for name in (*CHECKED_FILES, *optional):
-            if name == VECTORS_FILE:
-                digests[name], structure = _read_faiss_hashed(handles[name], folder / name)
-            else:
-                digests[name], blobs[name] = _hash_handle(handles[name], keep=name not in LEGACY_FILES)
-            if "sha256" in library and digests[name] != library["sha256"].get(name):
+        # sha256 releases the GIL: the files are hashed on other threads while this one parses the records.
+        jobs = {name: pool.submit(_read_faiss_hashed, handles[name], folder / name) if name == VECTORS_FILE
+                else pool.submit(open_file_sha256, handles[name], name not in LEGACY_FILES)
+                for name in (*CHECKED_FILES, *optional)}
+
+        def verified(name: str) -> Any:
+            digest, content = jobs[name].result()
+            if "sha256" in library and digest != library["sha256"].get(name):
                 raise IndexIntegrityError(f"{folder}: {name} is not the one {LIBRARY_FILE} describes "
                                           "(changed or damaged after the commit)")
+            return content
+
+        structure = verified(VECTORS_FILE)
+        ids = _parse_json_bytes(verified(IDS_FILE), folder / IDS_FILE, "id list")
+        if structure is None:
+            raise IndexIntegrityError(f"{folder}: {VECTORS_FILE} cannot be read")
+        segments: list[tuple[str, str | None, Future]] = []
+
+        def open_segment(name: str, sha256: str | None) -> np.ndarray:
+            handle = _open_committed(stack, folder, name)
+            segments.append((name, sha256, pool.submit(open_file_sha256, handle)))
+            try:
+                return _memmap_npy(handle, folder / name, np.float16)
+            except (ValueError, OSError, IndexIntegrityError) as err:  # a short file cannot be mapped
+                _check_segments(folder, segments[-1:])  # a damaged one says so
+                raise IndexIntegrityError(f"{folder}: {name} cannot be mapped ({err})") from None
+
+        try:
+            index = Index.from_parts(structure, ids, open_segment)
+        except (KeyError, TypeError, AttributeError, AudioretError) as err:
+            _check_segments(folder, segments)  # a damaged segment is the better explanation
+            raise IndexIntegrityError(f"{folder}: {IDS_FILE} does not describe {VECTORS_FILE} "
+                                      f"({str(err).splitlines()[0]})") from None
         n, dim = library["items"], library["dim"]
-        items = parse_items(blobs[ITEMS_FILE], folder / ITEMS_FILE)
+        items = parse_items(verified(ITEMS_FILE), folder / ITEMS_FILE)
         if eager:
             try:
                 items = items.records()
             except DataFormatError as err:
                 raise IndexIntegrityError(str(err)) from None
-        ids = _parse_json_bytes(blobs[IDS_FILE], folder / IDS_FILE, "id list")
-        if structure is None:
-            raise IndexIntegrityError(f"{folder}: {VECTORS_FILE} cannot be read")
-        try:
-            index = Index.from_parts(structure, ids, lambda name, sha: _open_segment(stack, folder, name, sha))
-        except (KeyError, TypeError, AttributeError, AudioretError) as err:
-            raise IndexIntegrityError(f"{folder}: {IDS_FILE} does not describe {VECTORS_FILE} "
-                                      f"({str(err).splitlines()[0]})") from None
+        blobs = {name: verified(name) for name in optional}
+        _check_segments(folder, segments)
         if EMBEDDINGS_FILE in optional:  # an older folder's second copy must still agree in shape
             legacy = _memmap_npy(handles[EMBEDDINGS_FILE], folder / EMBEDDINGS_FILE)
             if legacy.shape != (n, dim if dim is not None else legacy.shape[1]):
@@ -576,16 +597,6 @@ def _parse_json_bytes(data: bytes, path: Path, what: str) -> Any:
         raise IndexIntegrityError(f"{path}: not a valid {what} ({str(err).splitlines()[0]})") from None
 
 
-def _hash_handle(handle: io.BufferedReader, keep: bool) -> tuple[str, bytes | None]:
-    digest, parts = hashlib.sha256(), []
-    handle.seek(0)
-    for chunk in iter(lambda: handle.read(CHUNK), b""):
-        digest.update(chunk)
-        if keep:
-            parts.append(chunk)
-    return digest.hexdigest(), (b"".join(parts) if keep else None)
-
-
 def _read_faiss_hashed(handle: io.BufferedReader, path: Path) -> tuple[str, faiss.Index | None]:
     """The FAISS structure behind an open handle and the sha256 of the file, in one pass: FAISS reads
     through a callback that also feeds the digest, so the file is never held twice in memory.
@@ -607,13 +618,23 @@ def _read_faiss_hashed(handle: io.BufferedReader, path: Path) -> tuple[str, fais
     return digest.hexdigest(), structure
 
 
-def _open_segment(stack: contextlib.ExitStack, folder: Path, name: str, sha256: str | None) -> np.ndarray:
-    """One row segment that ids.json names, checked against the sha256 it records, memory-mapped."""
-    handle = _open_committed(stack, folder, name)
-    if _hash_handle(handle, keep=False)[0] != sha256:
-        raise IndexIntegrityError(f"{folder}: {name} is not the one {IDS_FILE} describes (changed or damaged "
-                                  "after the commit)")
-    return _memmap_npy(handle, folder / name, np.float16)
+@contextlib.contextmanager
+def _hashing_pool() -> Iterator[ThreadPoolExecutor]:
+    """Threads that hash a folder's files. On the way out, a refused folder's included, the jobs not yet
+    started are dropped and the running ones waited for, before the files they read are closed."""
+    pool = ThreadPoolExecutor(IO_THREADS)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _check_segments(folder: Path, segments: list[tuple[str, str | None, Future]]) -> None:
+    """Each row segment opened against the sha256 that ids.json records for it."""
+    for name, sha256, job in segments:
+        if job.result()[0] != sha256:
+            raise IndexIntegrityError(f"{folder}: {name} is not the one {IDS_FILE} describes (changed or damaged "
+                                      "after the commit)")
 
 
 def _memmap_npy(handle: io.BufferedReader, path: Path, dtype: type = np.float32) -> np.ndarray:
@@ -764,9 +785,11 @@ def parse_items(data: bytes, path: Path) -> JsonLines[Item]:
     """The items of an items.jsonl, each parsed when first asked for (`JsonLines`); a bad line, or an id
     out of order, is named by its line number when it is read."""
 
+    build = record_builder(Item)
+
     def make(fields: dict[str, Any], line_no: int) -> Item:
         try:
-            item = Item(**fields)
+            item = build(fields)
         except TypeError as err:
             raise DataFormatError(path, f"not an index item ({err})", line_no) from None
         if item.id != line_no - 1:

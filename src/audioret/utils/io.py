@@ -111,9 +111,21 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
                 handle.detach()
 
 
+HASH_CHUNK = 1 << 22
+
+
 def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return open_file_sha256(handle)[0]
+
+
+def open_file_sha256(handle: IO[bytes], keep: bool = False) -> tuple[str, bytes | None]:
+    """The sha256 of an open file from its first byte (and with `keep` its bytes), read with `os.pread`:
+    the handle's position is left alone, so another thread may read or map the same handle meanwhile."""
+    digest, parts, fd, offset = hashlib.sha256(), [], handle.fileno(), 0
+    while chunk := os.pread(fd, HASH_CHUNK, offset):
+        digest.update(chunk)
+        offset += len(chunk)
+        if keep:
+            parts.append(chunk)
+    return digest.hexdigest(), (b"".join(parts) if keep else None)
