@@ -2,6 +2,7 @@
 
     python bench/search.py --n 100000                        # both data sets, the backend `auto` picks
     python bench/search.py --n 1000000 --backends ivf hnsw --effort 16 63 200
+    python bench/search.py --n 1000000 --data realistic --row-storage float16 int8   # IVF rows both ways
 
 Data sets (generated here, deterministic for a --seed):
   realistic  vectors drawn around real search vectors of the shipped default model: its audio
@@ -18,8 +19,9 @@ index, the truth for recall@10), then each backend at its default effort (marked
 --effort value. Columns: build s, p50/p99 ms of one query per call (what a search box sends),
 batched q/s (every query in one call, what `search --queries` sends), recall@10 against exact,
 and disk / RAM per million vectors: the files `Index.save` writes, and what a loaded index holds
-in memory (FAISS structures plus the vectors it keeps in RAM; the IVF's float16 row segments are
-memory-mapped and count only as disk: re-scoring reads 50 of their rows per query).
+in memory (FAISS structures plus the vectors it keeps in RAM; the IVF's row segments, float16 or
+int8 (--row-storage), are memory-mapped and count only as disk: re-scoring reads 50 of their rows
+per query).
 Memory: about 3 x n x dim x 4 bytes (2 GB at 100k x 1,545; 18 GB at 1M).
 """
 
@@ -35,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from audioret.retrieval.rowstore import is_segment_name
-from audioret.retrieval.vectors import Index
+from audioret.retrieval.rowstore import DEFAULT_ROW_STORAGE, ROW_STORAGES, is_segment_name
+from audioret.retrieval.vectors import Index, choose_backend
 
 K = 10
 CAPTIONS = Path(__file__).resolve().parents[1] / "src/audioret/data/recipes/sfx_captions.csv"
@@ -158,7 +160,8 @@ def folder_sizes(index: Index) -> tuple[int, int]:
     return sum(sizes.values()), sum(size for name, size in sizes.items() if not is_segment_name(name))
 
 
-def bench_data_set(base: np.ndarray, queries: np.ndarray, backends: list[str], efforts: list[int]) -> list[tuple]:
+def bench_data_set(base: np.ndarray, queries: np.ndarray, backends: list[str], efforts: list[int],
+                   storages: list[str]) -> list[tuple]:
     per_million = 1e6 / len(base) / 2**30
     rows = []
     numpy = numpy_search(base)
@@ -172,32 +175,42 @@ def bench_data_set(base: np.ndarray, queries: np.ndarray, backends: list[str], e
     rows.append(("exact flat", f"{build_s:.1f}", lat, time_batched(index_search(exact), queries), 1.0, disk, ram))
     del exact
     for backend in backends:
-        tick = time.perf_counter()
-        ann = Index.build(base, backend=backend)
-        build_s = time.perf_counter() - tick
-        default = ann.search_effort
-        if default is None:
-            print(f"  {backend}: {len(base):,} vectors is within the exact limit; nothing approximate to measure")
-            continue
-        knob = "nprobe" if ann.backend == "ivf" else "efSearch"
-        disk, ram = (size * per_million for size in folder_sizes(ann))
-        for effort in [default, *[e for e in efforts if e != default]]:
-            ann.set_search_effort(effort)
-            found, lat = time_single(index_search(ann), queries)
-            mark = "*" if effort == default and backend == "auto" else ""
-            rows.append((f"{ann.backend} {knob}={effort}{mark}", f"{build_s:.1f}", lat,
-                         time_batched(index_search(ann), queries), recall(found, truth), disk, ram))
-        del ann
+        # only an IVF index has a row storage to choose; the others are measured once
+        kinds = storages if choose_backend(len(base), backend) == "ivf" else [DEFAULT_ROW_STORAGE]
+        for storage in kinds:
+            rows.extend(bench_backend(base, queries, truth, backend, storage, efforts, per_million))
+    return rows
+
+
+def bench_backend(base: np.ndarray, queries: np.ndarray, truth: list[list[int]], backend: str, storage: str,
+                  efforts: list[int], per_million: float) -> list[tuple]:
+    tick = time.perf_counter()
+    ann = Index.build(base, backend=backend, row_storage=storage)
+    build_s = time.perf_counter() - tick
+    default = ann.search_effort
+    if default is None:
+        print(f"  {backend}: {len(base):,} vectors is within the exact limit; nothing approximate to measure")
+        return []
+    knob = "nprobe" if ann.backend == "ivf" else "efSearch"
+    name = f"{ann.backend} {storage}" if ann.backend == "ivf" else ann.backend
+    disk, ram = (size * per_million for size in folder_sizes(ann))
+    rows = []
+    for effort in [default, *[e for e in efforts if e != default]]:
+        ann.set_search_effort(effort)
+        found, lat = time_single(index_search(ann), queries)
+        mark = "*" if effort == default and backend == "auto" and storage == DEFAULT_ROW_STORAGE else ""
+        rows.append((f"{name} {knob}={effort}{mark}", f"{build_s:.1f}", lat,
+                     time_batched(index_search(ann), queries), recall(found, truth), disk, ram))
     return rows
 
 
 def print_rows(rows: list[tuple]) -> None:
-    print(f"  {'method':24} {'build s':>8} {'p50 ms':>8} {'p99 ms':>8} {'batch q/s':>10} {'recall@10':>10} "
+    print(f"  {'method':28} {'build s':>8} {'p50 ms':>8} {'p99 ms':>8} {'batch q/s':>10} {'recall@10':>10} "
           f"{'disk GB/M':>10} {'RAM GB/M':>9}")
     for label, build, lat, qps, rec, disk, ram in rows:
         size = "-" if disk is None else f"{disk:.2f}"
         memory = "-" if ram is None else f"{ram:.2f}"
-        print(f"  {label:24} {build:>8} {np.percentile(lat, 50):8.2f} {np.percentile(lat, 99):8.2f} {qps:10.0f} "
+        print(f"  {label:28} {build:>8} {np.percentile(lat, 50):8.2f} {np.percentile(lat, 99):8.2f} {qps:10.0f} "
               f"{rec:10.3f} {size:>10} {memory:>9}")
 
 
@@ -209,6 +222,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=488)
     parser.add_argument("--backends", nargs="+", default=["auto"], help="auto, ivf, hnsw")
     parser.add_argument("--effort", type=int, nargs="*", default=[], help="extra nprobe / efSearch values")
+    parser.add_argument("--row-storage", nargs="+", default=[DEFAULT_ROW_STORAGE], choices=ROW_STORAGES,
+                        help="how the IVF index stores the rows it re-scores (each one measured)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -222,7 +237,7 @@ def main() -> None:
         else:
             base, queries, what = uniform_set(rng, args.n, args.queries, args.dim)
         print(f"\n{what}, {len(queries)} queries; generated in {time.perf_counter() - tick:.0f} s")
-        print_rows(bench_data_set(base, queries, args.backends, args.effort))
+        print_rows(bench_data_set(base, queries, args.backends, args.effort, args.row_storage))
         del base
 
 

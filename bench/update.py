@@ -2,6 +2,7 @@
 and what opening it costs a reader.
 
     python bench/update.py --n 1000000 --changed 100
+    python bench/update.py --n 1000000 --changed 100 --row-storage int8   # the IVF's rows as int8
 
 An index folder of --n segments (one per file, vectors from bench/search.py's realistic set around
 real default-model vectors) is committed once (built: IVF trained), read back the way a writer
@@ -29,6 +30,7 @@ from search import realistic_set  # noqa: E402  (the bench's own data set)
 
 from audioret.retrieval.fileinfo import PEAKS_PER_FILE, FileInfo, FileTable  # noqa: E402
 from audioret.retrieval.library import IndexStore, Item, Library  # noqa: E402
+from audioret.retrieval.rowstore import DEFAULT_ROW_STORAGE, ROW_STORAGES  # noqa: E402
 
 ROOT = Path("/library")
 
@@ -55,6 +57,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000, help="segments (one file each)")
     parser.add_argument("--changed", type=int, default=100, help="files replaced by the update")
     parser.add_argument("--no-rebuild", action="store_true", help="skip the rebuild that gives the ratio")
+    parser.add_argument("--row-storage", default=DEFAULT_ROW_STORAGE, choices=ROW_STORAGES,
+                        help="how the IVF index stores its rows")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
@@ -71,8 +75,10 @@ def main() -> None:
         with store.writing():
             store.claim(model_info, ROOT)
             how = timed(f"first commit of {args.n:,} segments",
-                        lambda base=base: store.commit(items_for(paths), base, ROOT, files=files_for(paths)))
-            print(f"    ({how}; backend {store.library_info()['backend']})")
+                        lambda base=base: store.commit(items_for(paths), base, ROOT, files=files_for(paths),
+                                                       row_storage=args.row_storage))
+            info = store.library_info()
+            print(f"    ({how}; backend {info['backend']}, rows {info['row_storage']})")
         del base
         tick = time.time()
         size = sum(p.stat().st_size for p in store.folder.iterdir() if p.is_file())

@@ -47,6 +47,7 @@ def index_argv(library: Path, out: Path, model_dir: Path, *extra: str) -> list[s
     (["--batch-size", "-4"], ["--batch-size must be at least 1"]),
     (["--workers", "0"], ["--workers must be at least 1"]),
     (["--backend", "bogus"], ["unknown index backend 'bogus'", "flat"]),
+    (["--row-storage", "int4"], ["unknown row storage 'int4'", "float16, int8"]),
     (["--device", "gpu9"], ["--device 'gpu9' is not a device", "cuda:N"]),
     (["--device", "meta"], ["only cpu and cuda are supported"]),
     (["--precision", "float16"], ["--precision float16", "auto, float32, bfloat16"]),

@@ -516,3 +516,36 @@ def test_a_second_merge_updates_the_merged_index_in_place(library_copy, tmp_path
     assert by_path(out).keys() == by_path(tmp_path / "one").keys()
     for key, vector in by_path(tmp_path / "one").items():
         np.testing.assert_allclose(by_path(out)[key], vector, atol=1e-5)
+
+
+def test_the_row_storage_is_kept_by_updates_and_changed_on_request(library_copy, tmp_path, model, model_dir):
+    out, exact = tmp_path / "idx", tmp_path / "exact"
+    build(library_copy, exact, model, model_dir, backend="flat")
+    build(library_copy, out, model, model_dir, row_storage="int8")  # small: flat, the choice waits
+    assert json.loads((out / "index.json").read_text())["row_storage"] == "int8"
+    assert Library.open(out).index.backend == "flat"
+
+    def storage_after_update(**options) -> tuple[str, str]:
+        write_sound(library_copy / "new" / f"tone{len(list(library_copy.rglob('*.wav')))}.wav", 1.0, 700.0)
+        report = build(library_copy, out, model, model_dir, **options)
+        return report.structure, Library.open(out).index.store.storage
+
+    assert storage_after_update(backend="ivf") == ("built", "int8")  # grown into an IVF: int8 as asked before
+    assert storage_after_update(backend="ivf") == ("updated", "int8")
+    segments = sorted(out.glob("rows-*.npy"))
+    assert len(segments) == 2 and all(np.load(s, mmap_mode="r").dtype.names == ("scale", "code") for s in segments)
+    # the int8 rows are the exact ones to within half a step of 1/127 of each group's largest coordinate
+    stored, truth = by_path(out), by_path(exact)
+    for key, vector in truth.items():
+        assert np.max(np.abs(stored[key] - vector)) <= np.max(np.abs(vector)) / 254 + 1e-5  # + embedding noise
+    assert storage_after_update(backend="ivf", row_storage="float16") == ("built", "float16")
+
+
+def test_a_first_merge_stores_rows_as_its_shards_were_told_to(sound_library, tmp_path, model, model_dir):
+    out = tmp_path / "sharded"
+    for i in (1, 2):
+        build(sound_library, shard_folder(out, (i, 2)), model, model_dir, shard=(i, 2), row_storage="int8")
+    merge_shards(out, backend="ivf")
+    assert Library.open(out).index.store.storage == "int8"
+    merge_shards(out, backend="ivf", row_storage="float16")
+    assert Library.open(out).index.store.storage == "float16"

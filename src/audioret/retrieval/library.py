@@ -4,15 +4,16 @@
                          mtime_ns, start, end (seconds)
     IDX/vectors.faiss    the FAISS search structure (row i = item i) + ids.json. Up to 100k segments it is
                          the one copy of the vectors; above, an IVF over narrow projections, and the
-                         vectors lie in IDX/rows-*.npy (float16 segments, written once: a commit adds
-                         one for its new rows; ids.json names them, their sha256 and the dead rows).
+                         vectors lie in IDX/rows-*.npy (float16 or int8 segments, written once: a commit
+                         adds one for its new rows; ids.json names them, their sha256 and the dead rows).
                          Read back so that re-indexing, merging and "more like this" never need the
                          audio again. Folders written before kept a second copy in embeddings.npy; it
                          is still checked when index.json names it, and dropped by the next commit.
     IDX/model.json       fingerprint of the model that made the vectors; searching with another is an error
     IDX/files.jsonl      per file: duration, sample rate, channels, format; peaks.npy: waveform thumbnails
                          (see `fileinfo.py`; optional: folders indexed before them are served without)
-    IDX/index.json       library root, counts, backend and the sha256 of each file above: the commit marker
+    IDX/index.json       library root, counts, backend, row storage and the sha256 of each file above: the
+                         commit marker
     IDX/pending/         batches embedded since the last commit (a killed run resumes from them)
     IDX/writer.lock      held (flock) by the one run that may change the folder; names that run
 
@@ -55,7 +56,7 @@ import numpy as np
 
 from audioret.retrieval.fileinfo import FILES_FILE, PEAKS_FILE, FileTable
 from audioret.retrieval.jsonlines import JsonLines, record_builder
-from audioret.retrieval.rowstore import is_segment_name
+from audioret.retrieval.rowstore import DEFAULT_ROW_STORAGE, is_segment_name
 from audioret.retrieval.vectors import IDS_FILE, VECTORS_FILE, Index, RowView
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
 from audioret.utils.io import FILE_MODE, atomic_write, file_sha256, fsync_folder, open_file_sha256
@@ -278,7 +279,8 @@ class IndexStore:
 
     # --- commit -----------------------------------------------------------------------------------
     def commit(self, items: Sequence[Item], vectors: np.ndarray, root: Path, backend: str = "auto",
-               files: FileTable | None = None, kept: Sequence[int] | None = None, rebuild: bool = False) -> str:
+               files: FileTable | None = None, kept: Sequence[int] | None = None, rebuild: bool = False,
+               row_storage: str | None = None) -> str:
         """Replace the committed state with `items` (and `files`, the facts and waveforms of their files)
         and drop the pending batches.
 
@@ -286,13 +288,14 @@ class IndexStore:
         new) only those of the new items, in order. When the kept items come first, in their committed
         order, the committed index is changed in place (rows dropped, new rows added) instead of built
         again; it is built again when `rebuild` is asked for or the index has outgrown its training.
+        `row_storage` (float16, int8) changes how an IVF index stores its rows; None keeps the committed one.
 
         Returns:
             "updated" or "built": how the search structure was made.
         """
         self._require_lock()
         vectors = np.asarray(vectors, np.float32).reshape(-1, self._dim())
-        index, how = self._next_index(items, vectors, kept, backend, rebuild)
+        index, how = self._next_index(items, vectors, kept, backend, rebuild, row_storage)
         staging = self.folder / STAGING_DIR
         _remove_tree(staging)
         staging.mkdir(parents=True)
@@ -310,7 +313,8 @@ class IndexStore:
             digests = dict(zip(checked, pool.map(file_sha256, [staging / name for name in checked]), strict=True))
         with atomic_write(staging / LIBRARY_FILE) as handle:
             json.dump({"root": str(root), "items": len(items), "files": len({i.path for i in items}),
-                       "dim": int(index.dim), "backend": index.backend, "commit": uuid.uuid4().hex,
+                       "dim": int(index.dim), "backend": index.backend, "row_storage": index.row_storage,
+                       "commit": uuid.uuid4().hex,
                        "model": self.model_info()["fingerprint"], "sha256": digests}, handle, indent=2)
         parts = sorted(p.name for p in (self.folder / PENDING_DIR).glob("*.npz")) if (
             self.folder / PENDING_DIR).is_dir() else []
@@ -322,13 +326,15 @@ class IndexStore:
         return how
 
     def _next_index(self, items: Sequence[Item], vectors: np.ndarray, kept: Sequence[int] | None, backend: str,
-                    rebuild: bool) -> tuple[Index, str]:
+                    rebuild: bool, row_storage: str | None) -> tuple[Index, str]:
         """The search structure over `items`: the committed one updated in place when it can be."""
         ids = [item.id for item in items]
+        committed = self.library_info(damaged_ok=True) or {}  # a flat index that grows keeps the choice
+        storage = row_storage or committed.get("row_storage") or DEFAULT_ROW_STORAGE
         if kept is None:
             if len(vectors) != len(items):
                 raise AudioretError(f"{len(items)} items but {len(vectors)} vectors")
-            return Index.build(vectors, ids, backend), "built"
+            return Index.build(vectors, ids, backend, row_storage=storage), "built"
         kept = np.asarray(kept, dtype=np.int64).reshape(len(items))
         new = kept < 0
         if int(new.sum()) != len(vectors):
@@ -349,7 +355,7 @@ class IndexStore:
             index.add(vectors, ids[n_kept:])
             if index.store is not None:
                 index.store.compact_if_due()
-            if not index.needs_rebuild(backend):
+            if not index.needs_rebuild(backend, row_storage):
                 return index, "updated"
             every = index.rows(slice(None))
         else:
@@ -357,7 +363,7 @@ class IndexStore:
             every[new] = vectors
             if n_kept:
                 every[~new] = snapshot.index.rows(kept[~new])
-        return Index.build(every, ids, backend), "built"
+        return Index.build(every, ids, backend, row_storage=storage), "built"
 
     def roll_forward(self) -> None:
         """Finish a commit whose journal was written; discard one whose journal was not (writer only)."""
@@ -499,11 +505,11 @@ def _read_snapshot_once(folder: Path, legacy: bool = False, eager: bool = False)
             raise IndexIntegrityError(f"{folder}: {VECTORS_FILE} cannot be read")
         segments: list[tuple[str, str | None, Future]] = []
 
-        def open_segment(name: str, sha256: str | None) -> np.ndarray:
+        def open_segment(name: str, sha256: str | None, dtype: np.dtype) -> np.ndarray:
             handle = _open_committed(stack, folder, name)
             segments.append((name, sha256, pool.submit(open_file_sha256, handle)))
             try:
-                return _memmap_npy(handle, folder / name, np.float16)
+                return _memmap_npy(handle, folder / name, dtype)
             except (ValueError, OSError, IndexIntegrityError) as err:  # a short file cannot be mapped
                 _check_segments(folder, segments[-1:])  # a damaged one says so
                 raise IndexIntegrityError(f"{folder}: {name} cannot be mapped ({err})") from None
@@ -637,8 +643,9 @@ def _check_segments(folder: Path, segments: list[tuple[str, str | None, Future]]
                                       "after the commit)")
 
 
-def _memmap_npy(handle: io.BufferedReader, path: Path, dtype: type = np.float32) -> np.ndarray:
-    """Map the .npy matrix of `dtype` behind an open handle (not its path, which a commit may have replaced)."""
+def _memmap_npy(handle: io.BufferedReader, path: Path, dtype: Any = np.float32) -> np.ndarray:
+    """Map the .npy matrix of `dtype` (a vector, for a record dtype) behind an open handle (not its path,
+    which a commit may have replaced)."""
     handle.seek(0)
     try:
         version = np.lib.format.read_magic(handle)
@@ -647,8 +654,10 @@ def _memmap_npy(handle: io.BufferedReader, path: Path, dtype: type = np.float32)
         shape, fortran, found = read_header(handle)
     except ValueError as err:
         raise IndexIntegrityError(f"{path}: not a numpy array file ({err})") from None
-    if fortran or len(shape) != 2 or found != dtype:
-        raise IndexIntegrityError(f"{path}: expected a {np.dtype(dtype)} matrix, found {found} {shape}")
+    dtype = np.dtype(dtype)
+    if fortran or len(shape) != (1 if dtype.names else 2) or found != dtype:
+        raise IndexIntegrityError(f"{path}: expected a {'vector' if dtype.names else 'matrix'} of {dtype}, "
+                                  f"found {found} {shape}")
     if shape[0] == 0:
         return np.zeros(shape, dtype)
     return np.memmap(handle, dtype=dtype, mode="r", shape=shape, offset=handle.tell())

@@ -8,16 +8,18 @@ narrow projections and re-scores exactly:
   distances from a mean, are what must survive), and the projections are filed into k-means cells;
 - a query scans `nprobe` cells at that width (24x fewer multiply-adds than at 1,545), keeps the best
   max(RERANK_MIN, RERANK_PER_RESULT x k) candidates and re-scores them against the full-width rows,
-  kept as float16 in a `RowStore` (rowstore.py): the scores returned are exact up to float16 rounding.
+  kept in a `RowStore` (rowstore.py) as float16 (scores exact up to float16 rounding) or, with
+  `row_storage="int8"`, as 8-bit codes with a scale per 128 coordinates (half the disk again).
 HNSW is available for those who prefer a graph.
 
 Each vector is stored once: in the flat or HNSW structure (float32), or in the IVF's row store
-(float16; the IVF lists hold the projections). `rows()` reads them back.
+(float16 or int8; the IVF lists hold the projections). `rows()` reads them back. An index remembers
+its `row_storage` whatever its backend, so a flat index that grows into an IVF keeps the choice.
 
 A trained index changes in place: `add` appends rows (IVF files them into the cells trained
 before, the row store appends a segment), `remove` drops rows and renumbers the rest; neither
-retrains. `needs_rebuild()` says when the index has outgrown its training (RETRAIN_GROWTH) or the
-size calls for another backend.
+retrains. `needs_rebuild()` says when the index has outgrown its training (RETRAIN_GROWTH), the
+size calls for another backend, or another row storage is asked for.
 
 Example:
     >>> index = Index.build(vectors, ids=["a.wav", "b.wav", ...])
@@ -37,7 +39,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from audioret.retrieval.rowstore import RowStore, load_segment
+from audioret.retrieval.rowstore import DEFAULT_ROW_STORAGE, RowStore, check_row_storage, load_segment
 from audioret.utils.errors import AudioretError, MissingFileError
 from audioret.utils.io import atomic_path, atomic_write
 
@@ -45,10 +47,10 @@ EXACT_LIMIT = 100_000
 BACKENDS = ("auto", "flat", "ivf", "hnsw")
 VECTORS_FILE, IDS_FILE = "vectors.faiss", "ids.json"
 # IVF, measured by bench/search.py on 1M realistic 1,545-d vectors, 2 cores: 4 sqrt(n) cells (4,000),
-# 64-d scans of 1/16 of them and 50 re-scored candidates find 0.985 of the true top 10 in 1.64 ms a
-# query (1/32 of the cells: 0.956 in 1.26 ms); building took 48 s. In a sweep on the same data 128-d
-# scans and 100 or 200 candidates found no more. k-means runs on 40 points per cell (FAISS warns
-# below 39) for 10 iterations.
+# 64-d scans of 1/16 of them and 50 re-scored candidates find 0.991 of the true top 10 in 1.81 ms a
+# query (1/32 of the cells: 0.962 in 1.17 ms; int8 rows: 0.974 in 1.79 ms); building took 25 s. In a
+# sweep on the same data 128-d scans and 100 or 200 candidates found no more. k-means runs on 40 points
+# per cell (FAISS warns below 39) for 10 iterations.
 IVF_CELLS_PER_SQRT_N = 4
 IVF_TRAIN_POINTS_PER_CELL = 40
 IVF_KMEANS_ITERATIONS = 10
@@ -77,7 +79,7 @@ class Index:
     """Vectors with one id each; `search` returns the k best ids per query by inner product."""
 
     def __init__(self, faiss_index: faiss.Index, ids: Sequence[Any], backend: str, trained_on: int | None = None,
-                 store: RowStore | None = None):
+                 store: RowStore | None = None, row_storage: str | None = None):
         if faiss_index.ntotal != len(ids) or (store is not None and len(store) != len(ids)):
             held = f"{faiss_index.ntotal} vectors" + ("" if store is None else f" ({len(store)} stored rows)")
             raise AudioretError(f"index holds {held} but {len(ids)} ids")
@@ -88,6 +90,9 @@ class Index:
         # IVF: the full-width rows. None for flat and HNSW (their structure holds the rows), and for an IVF
         # index of audioret <= 0.1 (full-width lists, no re-scoring): searchable, rebuilt by the next commit.
         self.store = store
+        # how an IVF's rows are stored: the store's, or for flat and HNSW what an IVF built from them would use
+        self.row_storage = (store.storage if store is not None
+                            else check_row_storage(row_storage or DEFAULT_ROW_STORAGE))
         self._has_row_map = False  # an IVF of the older kind: whether FAISS's row -> list map is current
 
     def __len__(self) -> int:
@@ -104,14 +109,16 @@ class Index:
 
     @classmethod
     def build(cls, vectors: np.ndarray, ids: Sequence[Any] | None = None, backend: str = "auto",
-              seed: int = 0) -> Index:
+              seed: int = 0, row_storage: str = DEFAULT_ROW_STORAGE) -> Index:
         """Index `vectors` [n, d] (rows should be L2-normalised for cosine scores) under `ids`
-        (default 0..n-1). `backend`: auto, flat (exact), ivf or hnsw."""
+        (default 0..n-1). `backend`: auto, flat (exact), ivf or hnsw; `row_storage`: how an IVF index
+        keeps the rows it re-scores against, float16 or int8 (see rowstore.py)."""
         vectors = _as_matrix(vectors, "vectors")
         ids = list(range(len(vectors))) if ids is None else list(ids)
         if len(ids) != len(vectors):
             raise AudioretError(f"{len(vectors)} vectors but {len(ids)} ids")
         backend = choose_backend(len(vectors), backend)
+        check_row_storage(row_storage)
         dim = vectors.shape[1]
         store = None
         if backend == "flat" or len(vectors) == 0:
@@ -119,12 +126,12 @@ class Index:
             backend = "flat"
         elif backend == "ivf":
             index = _train_ivf(vectors, seed)
-            store = RowStore(dim)
+            store = RowStore(dim, storage=row_storage)
         else:
             index = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
             index.hnsw.efSearch = HNSW_EF_SEARCH
-        built = cls(index, [], backend, store=store)
+        built = cls(index, [], backend, store=store, row_storage=row_storage)
         built.add(vectors, ids)
         built.trained_on = len(ids)
         return built
@@ -283,10 +290,13 @@ class Index:
                 rows = faiss.rev_swig_ptr(lists.get_ids(cell), size)
                 rows -= np.searchsorted(removed, rows)
 
-    def needs_rebuild(self, backend: str = "auto") -> bool:
-        """Whether the next commit should train afresh: the size now calls for another backend, an IVF
-        index holds more than RETRAIN_GROWTH times what it was trained on, or it is of the older kind."""
+    def needs_rebuild(self, backend: str = "auto", row_storage: str | None = None) -> bool:
+        """Whether the next commit should train afresh: the size now calls for another backend, another
+        `row_storage` is asked for (None: keep this one), an IVF index holds more than RETRAIN_GROWTH times
+        what it was trained on, or it is of the older kind."""
         if choose_backend(len(self), backend) != self.backend:
+            return True
+        if row_storage is not None and check_row_storage(row_storage) != self.row_storage:
             return True
         return self.backend == "ivf" and (self.store is None or len(self) > RETRAIN_GROWTH * max(self.trained_on, 1))
 
@@ -313,7 +323,8 @@ class Index:
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(folder / VECTORS_FILE) as tmp:
             faiss.write_index(self.faiss_index, str(tmp))
-        meta = {"backend": self.backend, "trained_on": self.trained_on, "ids": self.ids}
+        meta = {"backend": self.backend, "trained_on": self.trained_on, "row_storage": self.row_storage,
+                "ids": self.ids}
         if self.store is not None:
             self.store.save(folder, None if reuse is None else Path(reuse))
             meta["rows"] = self.store.describe()
@@ -332,14 +343,14 @@ class Index:
         except RuntimeError as err:
             raise AudioretError(f"cannot read {folder / VECTORS_FILE}: {str(err).splitlines()[0]}") from None
         return cls.from_parts(index, json.loads((folder / IDS_FILE).read_text()),
-                              lambda name, _sha256: load_segment(folder / name))
+                              lambda name, _sha256, dtype: load_segment(folder / name, dtype))
 
     @classmethod
     def from_parts(cls, structure: faiss.Index, meta: dict[str, Any], open_rows) -> Index:
-        """The index an ids.json record describes over its FAISS `structure`; `open_rows(name, sha256)` maps
-        one row segment (float16 array; see `RowStore.from_record`)."""
+        """The index an ids.json record describes over its FAISS `structure`; `open_rows(name, sha256, dtype)`
+        maps one row segment (see `RowStore.from_record`)."""
         store = RowStore.from_record(meta["rows"], open_rows) if meta.get("rows") is not None else None
-        return cls(structure, meta["ids"], meta["backend"], meta.get("trained_on"), store)
+        return cls(structure, meta["ids"], meta["backend"], meta.get("trained_on"), store, meta.get("row_storage"))
 
 
 def _train_ivf(vectors: np.ndarray, seed: int) -> faiss.Index:
