@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search import realistic_set  # noqa: E402  (the bench's own data set)
 
 from audioret.retrieval.fileinfo import PEAKS_PER_FILE, FileInfo, FileTable  # noqa: E402
-from audioret.retrieval.library import IndexStore, Item, Library  # noqa: E402
+from audioret.retrieval.library import IndexStore, Item, Library, StructureOptions  # noqa: E402
 from audioret.retrieval.rowstore import DEFAULT_ROW_STORAGE, ROW_STORAGES  # noqa: E402
 
 ROOT = Path("/library")
@@ -75,8 +75,9 @@ def main() -> None:
         with store.writing():
             store.claim(model_info, ROOT)
             how = timed(f"first commit of {args.n:,} segments",
-                        lambda base=base: store.commit(items_for(paths), base, ROOT, files=files_for(paths),
-                                                       row_storage=args.row_storage))
+                        lambda base=base: store.commit(items_for(paths), base, ROOT,
+                                                       StructureOptions(row_storage=args.row_storage),
+                                                       files=files_for(paths)))
             info = store.library_info()
             print(f"    ({how}; backend {info['backend']}, rows {info['row_storage']})")
         del base
@@ -95,7 +96,7 @@ def main() -> None:
                 timed("writer reads the committed state (checksums included)", store.committed_snapshot)
                 how = timed(f"commit of {args.changed} changed files, {label}",
                             lambda rebuild=rebuild, new_items=new_items, new_files=new_files: store.commit(
-                                new_items, fresh, ROOT, kept=kept, rebuild=rebuild, files=new_files))
+                                new_items, fresh, ROOT, StructureOptions(rebuild=rebuild), kept=kept, files=new_files))
                 print(f"    ({how})")
             written = [p for p in store.folder.iterdir() if p.is_file() and p.stat().st_mtime > tick]
             print(f"    files written by it: {sum(p.stat().st_size for p in written) / 2**20:,.0f} MB")

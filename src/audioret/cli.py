@@ -208,13 +208,16 @@ def index(
 ) -> None:
     """Embed a folder of sounds into an index; re-running embeds only new or changed files."""
     from audioret.retrieval.indexer import check_options, index_folder, merge_shards, parse_shard, shard_folder
+    from audioret.retrieval.library import StructureOptions
 
-    check_options(batch_size, workers, backend, row_storage)  # before the model is loaded or anything is embedded
+    # every option is checked before the model is loaded or anything is embedded
+    check_options(batch_size, workers)
+    structure = StructureOptions(backend, row_storage, rebuild)
 
     if merge:
         if audio_dir is not None or shard is not None:
             raise AudioretError("--merge takes only --out (the folder whose shards/ to combine)")
-        report = merge_shards(out, backend, row_storage)
+        report = merge_shards(out, structure)
         console.print(f"merged shards into {report.folder}: {report.files} files, {report.segments} segments")
         return
     if audio_dir is None:
@@ -227,7 +230,7 @@ def index(
     searcher_model, info = _load_model_for_index(model, out, _torch_device(device), precision)
     try:
         report = index_folder(audio_dir, shard_folder(out, part) if part else out, searcher_model, info, part,
-                              batch_size, workers, backend, rebuild=rebuild, row_storage=row_storage)
+                              batch_size, workers, structure)
     except KeyboardInterrupt:
         err_console.print("interrupted: the batches embedded so far are kept; run the same command to resume")
         raise SystemExit(130) from None

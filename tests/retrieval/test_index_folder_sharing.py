@@ -31,7 +31,7 @@ COMMITTING_WRITER = """
 import sys
 from pathlib import Path
 import numpy as np
-from audioret.retrieval.library import IndexStore, Item
+from audioret.retrieval.library import IndexStore, Item, StructureOptions
 out, rounds, backend = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 info = {"fingerprint": "f" * 32, "embed_dim": 8, "sample_rate": 16000, "source": "none"}
 with IndexStore(out).writing() as store:
@@ -42,7 +42,7 @@ with IndexStore(out).writing() as store:
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         items = [Item(i, f"{name}{i}.wav", 100 + i, 1, 0.0, 1.0) for i in range(n)]
         store.add_pending(items, vectors)
-        store.commit(items, vectors, Path("/library"), backend=backend)
+        store.commit(items, vectors, Path("/library"), StructureOptions(backend))
 """
 
 # Opens the folder again and again until the writer is done; every state it sees must be whole.

@@ -14,14 +14,19 @@ from hypothesis import strategies as st
 from audioret import AudioretError
 from audioret.retrieval import indexer as indexer_module
 from audioret.retrieval.indexer import index_folder, merge_shards, parse_shard, shard_folder, split_segments
-from audioret.retrieval.library import JOURNAL_FILE, PENDING_DIR, STAGING_DIR, IndexStore, Library
+from audioret.retrieval.library import JOURNAL_FILE, PENDING_DIR, STAGING_DIR, IndexStore, Library, StructureOptions
 from audioret.retrieval.search import Searcher, describe_model
 from audioret.utils.audio import load_audio
 from retrieval.conftest import write_sound
 
+STRUCTURE_OPTIONS = ("backend", "row_storage", "rebuild")
+
 
 def build(library: Path, out: Path, model, model_dir, **options):
-    return index_folder(library, out, model, describe_model(model_dir, model), show_progress=False, **options)
+    """index_folder with `backend=`, `row_storage=`, `rebuild=` given as the CLI gives them."""
+    structure = StructureOptions(**{key: options.pop(key) for key in STRUCTURE_OPTIONS if key in options})
+    return index_folder(library, out, model, describe_model(model_dir, model), structure=structure,
+                        show_progress=False, **options)
 
 
 def snapshot(folder: Path) -> tuple[list[tuple], np.ndarray]:
@@ -545,7 +550,7 @@ def test_a_first_merge_stores_rows_as_its_shards_were_told_to(sound_library, tmp
     out = tmp_path / "sharded"
     for i in (1, 2):
         build(sound_library, shard_folder(out, (i, 2)), model, model_dir, shard=(i, 2), row_storage="int8")
-    merge_shards(out, backend="ivf")
+    merge_shards(out, StructureOptions(backend="ivf"))
     assert Library.open(out).index.store.storage == "int8"
-    merge_shards(out, backend="ivf", row_storage="float16")
+    merge_shards(out, StructureOptions(backend="ivf", row_storage="float16"))
     assert Library.open(out).index.store.storage == "float16"

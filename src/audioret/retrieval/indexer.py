@@ -17,6 +17,7 @@ whatever the files and the number of workers.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import re
@@ -33,9 +34,7 @@ from typing import Any
 import numpy as np
 
 from audioret.retrieval.fileinfo import PEAKS_PER_FILE, FileInfo, FileTable, describe_file
-from audioret.retrieval.library import IndexStore, Item
-from audioret.retrieval.rowstore import check_row_storage
-from audioret.retrieval.vectors import choose_backend
+from audioret.retrieval.library import DEFAULT_STRUCTURE, IndexStore, Item, StructureOptions
 from audioret.utils.audio import audio_info, load_audio, load_frames, walk_audio
 from audioret.utils.errors import AudioDecodeError, AudioretError
 from audioret.utils.io import atomic_write, escape_name
@@ -176,10 +175,8 @@ def index_folder(
     shard: tuple[int, int] | None = None,
     batch_size: int = 16,
     workers: int = 4,
-    backend: str = "auto",
+    structure: StructureOptions = DEFAULT_STRUCTURE,
     show_progress: bool = True,
-    rebuild: bool = False,
-    row_storage: str | None = None,
 ) -> IndexReport:
     """Index (or update the index of) every audio file under `audio_dir` into `out`.
 
@@ -187,30 +184,26 @@ def index_folder(
         model: an `AudioTextModel` (in eval mode on return).
         model_info: `describe_model(...)` of that model; stored in out/model.json and checked.
         shard: (i, n) to index only the i-th of n hash-partitions of the files (then `merge_shards`).
-        rebuild: train the search structure afresh instead of updating the committed one in place.
-        row_storage: how an IVF index stores its rows, float16 or int8 (None: as committed; float16 when new).
+        structure: backend, row storage, and whether to train the search structure afresh instead of
+            updating the committed one in place.
     """
     started = time.perf_counter()
-    check_options(batch_size, workers, backend, row_storage)
+    check_options(batch_size, workers)
     root = Path(audio_dir).resolve()
     if not root.is_dir():
         raise AudioretError(f"{audio_dir} is not a folder of audio files")
     out = Path(out).resolve()
     with _write_errors_explained(out), IndexStore(out).writing() as store:
-        return _index_locked(store, root, model, model_info, shard, batch_size, workers, backend, show_progress,
-                             started, rebuild, row_storage)
+        return _index_locked(store, root, model, model_info, shard, batch_size, workers, structure, show_progress,
+                             started)
 
 
-def check_options(batch_size: int = 1, workers: int = 1, backend: str = "auto",
-                  row_storage: str | None = None) -> None:
-    """Reject bad options before any work is done."""
+def check_options(batch_size: int = 1, workers: int = 1) -> None:
+    """Reject bad options before any work is done (StructureOptions checks its own)."""
     if not isinstance(batch_size, int) or batch_size < 1:
         raise AudioretError(f"--batch-size must be at least 1 (segments embedded at once), got {batch_size}")
     if not isinstance(workers, int) or workers < 1:
         raise AudioretError(f"--workers must be at least 1 (decoding threads), got {workers}")
-    choose_backend(0, backend)
-    if row_storage is not None:
-        check_row_storage(row_storage)
 
 
 @contextlib.contextmanager
@@ -235,8 +228,8 @@ def _write_errors_explained(out: Path) -> Iterator[None]:
 
 
 def _index_locked(store: IndexStore, root: Path, model: Any, model_info: dict[str, Any],
-                  shard: tuple[int, int] | None, batch_size: int, workers: int, backend: str, show_progress: bool,
-                  started: float, rebuild: bool = False, row_storage: str | None = None) -> IndexReport:
+                  shard: tuple[int, int] | None, batch_size: int, workers: int, structure: StructureOptions,
+                  show_progress: bool, started: float) -> IndexReport:
     out = store.folder
     store.claim(model_info, root)
     report = IndexReport(out)
@@ -289,18 +282,16 @@ def _index_locked(store: IndexStore, root: Path, model: Any, model_info: dict[st
             state.facts = facts
     _describe_missing(root, files, known, workers)
     items, vectors, kept, table = _final_state(files, known, model_info["embed_dim"], store.folder)
-    report.structure = store.commit(items, vectors, root, backend, files=table, kept=kept, rebuild=rebuild,
-                                    row_storage=row_storage)
+    report.structure = store.commit(items, vectors, root, structure, files=table, kept=kept)
     report.files, report.segments = len({i.path for i in items}), len(items)
     report.problems_file = _write_problems(out, report.unreadable)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def merge_shards(out: str | Path, backend: str = "auto", row_storage: str | None = None) -> IndexReport:
+def merge_shards(out: str | Path, structure: StructureOptions = DEFAULT_STRUCTURE) -> IndexReport:
     """Combine out/shards/*-of-n (all n of them, same model and root) into the index at `out`."""
     out = Path(out).resolve()
-    check_options(backend=backend, row_storage=row_storage)
     folders = sorted((out / SHARDS_DIR).glob("*-of-*"))
     if not folders:
         raise AudioretError(f"no shards under {out / SHARDS_DIR}; run `audioret index DIR --out {out} --shard i/n`")
@@ -326,15 +317,14 @@ def merge_shards(out: str | Path, backend: str = "auto", row_storage: str | None
         known.update(_known_files(store))
     model_info, root = stores[0].model_info(), Path(stores[0].library_info()["root"])
     with _write_errors_explained(out), IndexStore(out).writing() as target:
-        if row_storage is None and target.library_info(damaged_ok=True) is None:  # a first merge: as the shards
-            row_storage = stores[0].library_info().get("row_storage")
+        if structure.row_storage is None and target.library_info(damaged_ok=True) is None:  # first merge: as shards
+            structure = dataclasses.replace(structure, row_storage=stores[0].library_info().get("row_storage"))
         target.claim(model_info, root)
         _reuse_committed(known, _known_files(target))
         files = {path: (state.size, state.mtime_ns) for path, state in known.items()}
         _describe_missing(root, files, known)
         items, vectors, kept, table = _final_state(files, known, model_info["embed_dim"], target.folder)
-        report.structure = target.commit(items, vectors, root, backend, files=table, kept=kept,
-                                         row_storage=row_storage)
+        report.structure = target.commit(items, vectors, root, structure, files=table, kept=kept)
     report.files, report.segments = len(files), len(items)
     return report
 

@@ -56,8 +56,8 @@ import numpy as np
 
 from audioret.retrieval.fileinfo import FILES_FILE, PEAKS_FILE, FileTable
 from audioret.retrieval.jsonlines import JsonLines, record_builder
-from audioret.retrieval.rowstore import DEFAULT_ROW_STORAGE, is_segment_name
-from audioret.retrieval.vectors import IDS_FILE, VECTORS_FILE, Index, RowView
+from audioret.retrieval.rowstore import DEFAULT_ROW_STORAGE, check_row_storage, is_segment_name
+from audioret.retrieval.vectors import IDS_FILE, VECTORS_FILE, Index, RowView, choose_backend
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
 from audioret.utils.io import FILE_MODE, atomic_write, file_sha256, fsync_folder, open_file_sha256
 
@@ -81,6 +81,23 @@ class IndexIntegrityError(AudioretError):
 
 class IndexBusyError(AudioretError):
     """Another run holds the index folder's writer lock."""
+
+
+@dataclass(frozen=True)
+class StructureOptions:
+    """What a commit makes of the search structure (`audioret index --backend --row-storage --rebuild`)."""
+
+    backend: str = "auto"  # auto (exact up to EXACT_LIMIT segments, IVF above), flat, ivf, hnsw
+    row_storage: str | None = None  # how an IVF keeps its rows: float16, int8; None: as committed (float16)
+    rebuild: bool = False  # train afresh even where the committed structure could be changed in place
+
+    def __post_init__(self) -> None:  # a bad option fails before any work is done
+        choose_backend(0, self.backend)
+        if self.row_storage is not None:
+            check_row_storage(self.row_storage)
+
+
+DEFAULT_STRUCTURE = StructureOptions()
 
 
 @dataclass(frozen=True)
@@ -278,24 +295,24 @@ class IndexStore:
         return batches
 
     # --- commit -----------------------------------------------------------------------------------
-    def commit(self, items: Sequence[Item], vectors: np.ndarray, root: Path, backend: str = "auto",
-               files: FileTable | None = None, kept: Sequence[int] | None = None, rebuild: bool = False,
-               row_storage: str | None = None) -> str:
+    def commit(self, items: Sequence[Item], vectors: np.ndarray, root: Path,
+               structure: StructureOptions = DEFAULT_STRUCTURE, files: FileTable | None = None,
+               kept: Sequence[int] | None = None) -> str:
         """Replace the committed state with `items` (and `files`, the facts and waveforms of their files)
         and drop the pending batches.
 
         `vectors` are the vectors of every item, or with `kept` (item i reuses committed row kept[i], -1:
         new) only those of the new items, in order. When the kept items come first, in their committed
         order, the committed index is changed in place (rows dropped, new rows added) instead of built
-        again; it is built again when `rebuild` is asked for or the index has outgrown its training.
-        `row_storage` (float16, int8) changes how an IVF index stores its rows; None keeps the committed one.
+        again; it is built again when `structure.rebuild` is asked for, the index has outgrown its training,
+        or `structure` asks for another backend or row storage.
 
         Returns:
             "updated" or "built": how the search structure was made.
         """
         self._require_lock()
         vectors = np.asarray(vectors, np.float32).reshape(-1, self._dim())
-        index, how = self._next_index(items, vectors, kept, backend, rebuild, row_storage)
+        index, how = self._next_index(items, vectors, kept, structure)
         staging = self.folder / STAGING_DIR
         _remove_tree(staging)
         staging.mkdir(parents=True)
@@ -325,12 +342,13 @@ class IndexStore:
         self.roll_forward()
         return how
 
-    def _next_index(self, items: Sequence[Item], vectors: np.ndarray, kept: Sequence[int] | None, backend: str,
-                    rebuild: bool, row_storage: str | None) -> tuple[Index, str]:
+    def _next_index(self, items: Sequence[Item], vectors: np.ndarray, kept: Sequence[int] | None,
+                    structure: StructureOptions) -> tuple[Index, str]:
         """The search structure over `items`: the committed one updated in place when it can be."""
         ids = [item.id for item in items]
+        backend = structure.backend
         committed = self.library_info(damaged_ok=True) or {}  # a flat index that grows keeps the choice
-        storage = row_storage or committed.get("row_storage") or DEFAULT_ROW_STORAGE
+        storage = structure.row_storage or committed.get("row_storage") or DEFAULT_ROW_STORAGE
         if kept is None:
             if len(vectors) != len(items):
                 raise AudioretError(f"{len(items)} items but {len(vectors)} vectors")
@@ -343,7 +361,7 @@ class IndexStore:
         snapshot = self.committed_snapshot() if n_kept else None
         if n_kept and snapshot is None:
             raise AudioretError(f"{self.folder}: items reuse committed rows, but nothing usable is committed")
-        in_place = (snapshot is not None and not rebuild and not new[:n_kept].any()
+        in_place = (snapshot is not None and not structure.rebuild and not new[:n_kept].any()
                     and bool(np.all(np.diff(kept[:n_kept]) > 0))
                     and (snapshot.index.backend != "hnsw" or n_kept == len(snapshot.index)))  # no removals
         if in_place:
@@ -355,7 +373,7 @@ class IndexStore:
             index.add(vectors, ids[n_kept:])
             if index.store is not None:
                 index.store.compact_if_due()
-            if not index.needs_rebuild(backend, row_storage):
+            if not index.needs_rebuild(backend, structure.row_storage):
                 return index, "updated"
             every = index.rows(slice(None))
         else:
