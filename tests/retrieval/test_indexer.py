@@ -517,6 +517,7 @@ def test_a_second_merge_updates_the_merged_index_in_place(library_copy, tmp_path
         build(library_copy, shard_folder(out, (i, 2)), model, model_dir, shard=(i, 2))
     report = merge_shards(out)
     assert report.structure == "updated" and report.files == 8
+    assert merge_shards(out, StructureOptions(rebuild=True)).structure == "built"  # --merge --rebuild
     build(library_copy, tmp_path / "one", model, model_dir)
     assert by_path(out).keys() == by_path(tmp_path / "one").keys()
     for key, vector in by_path(tmp_path / "one").items():
