@@ -527,9 +527,10 @@ def test_a_second_merge_updates_the_merged_index_in_place(library_copy, tmp_path
 def test_the_row_storage_is_kept_by_updates_and_changed_on_request(library_copy, tmp_path, model, model_dir):
     out, exact = tmp_path / "idx", tmp_path / "exact"
     build(library_copy, exact, model, model_dir, backend="flat")
-    build(library_copy, out, model, model_dir, row_storage="int8")  # small: flat, the choice waits
+    build(library_copy, out, model, model_dir)
+    assert build(library_copy, out, model, model_dir, row_storage="int8").structure == "updated"  # noted only
     assert json.loads((out / "index.json").read_text())["row_storage"] == "int8"
-    assert Library.open(out).index.backend == "flat"
+    assert Library.open(out).index.backend == "flat"  # small: flat, the choice waits
 
     def storage_after_update(**options) -> tuple[str, str]:
         write_sound(library_copy / "new" / f"tone{len(list(library_copy.rglob('*.wav')))}.wav", 1.0, 700.0)
@@ -555,3 +556,18 @@ def test_a_first_merge_stores_rows_as_its_shards_were_told_to(sound_library, tmp
     assert Library.open(out).index.store.storage == "int8"
     merge_shards(out, StructureOptions(backend="ivf", row_storage="float16"))
     assert Library.open(out).index.store.storage == "float16"
+    mixed = tmp_path / "mixed"
+    for i, storage in ((1, "int8"), (2, "float16")):
+        build(sound_library, shard_folder(mixed, (i, 2)), model, model_dir, shard=(i, 2), row_storage=storage)
+    with pytest.raises(AudioretError, match="different row storages .1-of-2: int8, 2-of-2: float16"):
+        merge_shards(mixed)
+    assert merge_shards(mixed, StructureOptions(row_storage="int8")).structure == "built"
+
+
+def test_an_index_record_naming_an_unknown_row_storage_is_refused_when_read(tmp_path):
+    from audioret.retrieval.library import IndexIntegrityError, parse_library_info
+
+    record = {"root": "/library", "items": 0, "sha256": {}}
+    assert parse_library_info(dict(record), tmp_path / "index.json")["dim"] is None  # older records: fine
+    with pytest.raises(IndexIntegrityError, match="row_storage 'int4' is none of float16, int8"):
+        parse_library_info(record | {"row_storage": "int4"}, tmp_path / "index.json")

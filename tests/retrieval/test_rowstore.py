@@ -51,6 +51,14 @@ def test_int8_rows_are_within_half_a_step_of_their_group_scale():
     assert codes.min() >= -127 and codes.max() <= 127
 
 
+def test_int8_codes_of_subnormal_groups_keep_their_sign_instead_of_wrapping_around():
+    tiny = np.float32(1.4e-45)  # the smallest subnormal: x / (x / 127) is far from 127 down here
+    rows = np.array([[178, -3], [1, 0]], np.float32) * tiny  # scale 178/127 tiny rounds to 1 tiny: code 178
+    codes = encode_rows(rows, "int8")["code"]
+    assert codes.min() >= -127 and codes.max() <= 127
+    assert np.all(np.sign(codes) * np.sign(rows) >= 0) and codes[0, 0] > 0  # no sign flipped (0 may stay 0)
+
+
 @pytest.mark.parametrize("storage", ROW_STORAGES)
 def test_appends_and_removals_read_back_like_the_same_edits_of_one_array(storage):
     rng = np.random.default_rng(0)

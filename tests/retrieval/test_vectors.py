@@ -170,6 +170,8 @@ def test_an_index_that_outgrew_its_training_asks_for_a_rebuild(monkeypatch):
     assert small.backend == "flat" and small.needs_rebuild()  # past the exact limit: IVF is due
     fresh = Index.build(clustered(rng, 2000, 16))
     assert not fresh.needs_rebuild(row_storage="float16") and fresh.needs_rebuild(row_storage="int8")
+    flat = Index.build(clustered(rng, 500, 16))
+    assert flat.backend == "flat" and not flat.needs_rebuild(row_storage="int8")  # float32 rows: nothing to redo
 
 
 def test_hnsw_cannot_remove_and_says_so():

@@ -35,6 +35,7 @@ import numpy as np
 
 from audioret.retrieval.fileinfo import PEAKS_PER_FILE, FileInfo, FileTable, describe_file
 from audioret.retrieval.library import DEFAULT_STRUCTURE, IndexStore, Item, StructureOptions
+from audioret.retrieval.rowstore import DEFAULT_ROW_STORAGE
 from audioret.utils.audio import audio_info, load_audio, load_frames, walk_audio
 from audioret.utils.errors import AudioDecodeError, AudioretError
 from audioret.utils.io import atomic_write, escape_name
@@ -318,7 +319,7 @@ def merge_shards(out: str | Path, structure: StructureOptions = DEFAULT_STRUCTUR
     model_info, root = stores[0].model_info(), Path(stores[0].library_info()["root"])
     with _write_errors_explained(out), IndexStore(out).writing() as target:
         if structure.row_storage is None and target.library_info(damaged_ok=True) is None:  # first merge: as shards
-            structure = dataclasses.replace(structure, row_storage=stores[0].library_info().get("row_storage"))
+            structure = dataclasses.replace(structure, row_storage=_shards_row_storage(folders, stores))
         target.claim(model_info, root)
         _reuse_committed(known, _known_files(target))
         files = {path: (state.size, state.mtime_ns) for path, state in known.items()}
@@ -327,6 +328,17 @@ def merge_shards(out: str | Path, structure: StructureOptions = DEFAULT_STRUCTUR
         report.structure = target.commit(items, vectors, root, structure, files=table, kept=kept)
     report.files, report.segments = len(files), len(items)
     return report
+
+
+def _shards_row_storage(folders: list[Path], stores: list[IndexStore]) -> str:
+    """The row storage the shards were indexed with; shards that disagree need --row-storage."""
+    chosen = {folder.name: store.library_info().get("row_storage", DEFAULT_ROW_STORAGE)
+              for folder, store in zip(folders, stores, strict=True)}
+    if len(set(chosen.values())) > 1:
+        listed = ", ".join(f"{name}: {storage}" for name, storage in chosen.items())
+        raise AudioretError(f"the shards were indexed with different row storages ({listed}); "
+                            "merge with --row-storage float16 or int8")
+    return next(iter(chosen.values()))
 
 
 def _known_files(store: IndexStore) -> dict[str, _FileState]:

@@ -56,7 +56,7 @@ import numpy as np
 
 from audioret.retrieval.fileinfo import FILES_FILE, PEAKS_FILE, FileTable
 from audioret.retrieval.jsonlines import JsonLines, record_builder
-from audioret.retrieval.rowstore import DEFAULT_ROW_STORAGE, check_row_storage, is_segment_name
+from audioret.retrieval.rowstore import DEFAULT_ROW_STORAGE, ROW_STORAGES, check_row_storage, is_segment_name
 from audioret.retrieval.vectors import IDS_FILE, VECTORS_FILE, Index, RowView, choose_backend
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
 from audioret.utils.io import FILE_MODE, atomic_write, file_sha256, fsync_folder, open_file_sha256
@@ -374,6 +374,8 @@ class IndexStore:
             if index.store is not None:
                 index.store.compact_if_due()
             if not index.needs_rebuild(backend, structure.row_storage):
+                if index.store is None:  # flat, HNSW: the choice waits for when it becomes an IVF
+                    index.row_storage = storage
                 return index, "updated"
             every = index.rows(slice(None))
         else:
@@ -595,6 +597,8 @@ def parse_library_info(info: Any, path: Path) -> dict[str, Any]:
     if (not isinstance(info, dict) or not isinstance(info.get("root"), str) or not isinstance(info.get("items"), int)
             or not isinstance(info.get("sha256", {}), dict) or not isinstance(info.get("dim", 0), int | None)):
         raise IndexIntegrityError(f"{path}: not an index record (needs root, items, dim and sha256)")
+    if info.get("row_storage", DEFAULT_ROW_STORAGE) not in ROW_STORAGES:
+        raise IndexIntegrityError(f"{path}: row_storage {info['row_storage']!r} is none of {', '.join(ROW_STORAGES)}")
     info.setdefault("dim", None)
     return info
 

@@ -72,8 +72,10 @@ def encode_rows(vectors: np.ndarray, storage: str) -> np.ndarray:
         block = vectors[:, start : start + INT8_GROUP]
         scale = np.abs(block).max(axis=1, initial=0.0) / np.float32(127)
         out["scale"][:, group] = scale
-        # |block| <= 127 scale, so the codes stay within -127..127; an all-zero group codes as zeros
-        out["code"][:, start : start + INT8_GROUP] = np.rint(block / np.where(scale > 0, scale, 1)[:, None])
+        # |block| <= 127 scale keeps the codes within -127..127, except where the scale is subnormal and
+        # too coarse to divide by (a group below ~1e-36): the clip keeps those from wrapping around
+        codes = np.rint(block / np.where(scale > 0, scale, 1)[:, None])
+        out["code"][:, start : start + INT8_GROUP] = np.clip(codes, -127, 127)
     return out
 
 

@@ -296,8 +296,8 @@ class Index:
         what it was trained on, or it is of the older kind."""
         if choose_backend(len(self), backend) != self.backend:
             return True
-        if row_storage is not None and check_row_storage(row_storage) != self.row_storage:
-            return True
+        if row_storage is not None and check_row_storage(row_storage) != self.row_storage and self.store is not None:
+            return True  # (flat and HNSW hold float32 rows: they only take note, see `row_storage`)
         return self.backend == "ivf" and (self.store is None or len(self) > RETRAIN_GROWTH * max(self.trained_on, 1))
 
     @property
