@@ -59,7 +59,7 @@ from audioret.retrieval.jsonlines import JsonLines, record_builder
 from audioret.retrieval.rowstore import DEFAULT_ROW_STORAGE, ROW_STORAGES, check_row_storage, is_segment_name
 from audioret.retrieval.vectors import IDS_FILE, VECTORS_FILE, Index, RowView, choose_backend
 from audioret.utils.errors import AudioretError, DataFormatError, MissingFileError
-from audioret.utils.io import FILE_MODE, atomic_write, file_sha256, fsync_folder, open_file_sha256
+from audioret.utils.io import FILE_MODE, HASH_CHUNK, atomic_write, file_sha256, fsync_folder, open_file_sha256
 
 ITEMS_FILE, EMBEDDINGS_FILE, MODEL_FILE, LIBRARY_FILE = "items.jsonl", "embeddings.npy", "model.json", "index.json"
 PENDING_DIR, STAGING_DIR, JOURNAL_FILE, LOCK_FILE = "pending", ".commit", "commit.json", "writer.lock"
@@ -69,7 +69,6 @@ LEGACY_FILES = (EMBEDDINGS_FILE,)  # a second copy of the vectors that older fol
 COMMITTED_FILES = (*CHECKED_FILES, *OPTIONAL_FILES, LIBRARY_FILE)  # the order of the moves: index.json last
 MODEL_KEYS = ("fingerprint", "embed_dim", "sample_rate")
 OPEN_ATTEMPTS = 20  # a reader that meets a commit half moved into place tries again, for about 2 s in all
-CHUNK = 1 << 22
 # Threads that hash and write a commit's files beside the one that formats or parses records: more help
 # little, the biggest file (the first row segment) is hashed by one thread.
 IO_THREADS = 2
@@ -638,10 +637,10 @@ def _read_faiss_hashed(handle: io.BufferedReader, path: Path) -> tuple[str, fais
         return data
 
     try:
-        structure = faiss.read_index(faiss.PyCallbackIOReader(read, CHUNK))
+        structure = faiss.read_index(faiss.PyCallbackIOReader(read, HASH_CHUNK))
     except RuntimeError:
         structure = None
-    for chunk in iter(lambda: handle.read(CHUNK), b""):  # what FAISS did not read
+    for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):  # what FAISS did not read
         digest.update(chunk)
     return digest.hexdigest(), structure
 
