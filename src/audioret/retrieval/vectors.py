@@ -90,9 +90,7 @@ class Index:
         # IVF: the full-width rows. None for flat and HNSW (their structure holds the rows), and for an IVF
         # index of audioret <= 0.1 (full-width lists, no re-scoring): searchable, rebuilt by the next commit.
         self.store = store
-        # how an IVF's rows are stored: the store's, or for flat and HNSW what an IVF built from them would use
-        self.row_storage = (store.storage if store is not None
-                            else check_row_storage(row_storage or DEFAULT_ROW_STORAGE))
+        self._noted_row_storage = check_row_storage(row_storage or DEFAULT_ROW_STORAGE)  # see row_storage
         self._has_row_map = False  # an IVF of the older kind: whether FAISS's row -> list map is current
 
     def __len__(self) -> int:
@@ -101,6 +99,17 @@ class Index:
     @property
     def dim(self) -> int:
         return self.faiss_index.d
+
+    @property
+    def row_storage(self) -> str:
+        """How an IVF's rows are stored: its store's; for flat and HNSW, what an IVF built from them would use."""
+        return self.store.storage if self.store is not None else self._noted_row_storage
+
+    @row_storage.setter
+    def row_storage(self, storage: str) -> None:
+        if self.store is not None and storage != self.store.storage:
+            raise AudioretError(f"the index keeps {self.store.storage} rows; build it again to store {storage}")
+        self._noted_row_storage = check_row_storage(storage)
 
     @property
     def ivf(self) -> faiss.IndexIVF | None:
