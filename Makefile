@@ -102,7 +102,7 @@ SFX_DEBS := megaglest:megaglest-data wesnoth:wesnoth-1.16-data hedgewars:hedgewa
 	mesecons:minetest-mod-mesecons nether:minetest-mod-nether xdecor:minetest-mod-xdecor \
 	mazeofgalious:mazeofgalious-data hannah:hannah-data trophy:trophy-data dopewars:dopewars-data \
 	unified-inventory:minetest-mod-unified-inventory tuxpaint-plugins:tuxpaint-plugins-default \
-	pinball:pinball-data \
+	pinball:pinball-data fluid:fluid-soundfont-gm \
 	qabcs:qabcs-data ardentryst:ardentryst hyperrogue:hyperrogue-music xemacs21:xemacs21-basesupport \
 	ukui-media:ukui-media castle-game-engine:castle-game-engine-doc mame:mame-data acm:acm \
 	gigalomania:gigalomania-data icebreaker:icebreaker pushover:pushover jag:jag orage:orage-data \
@@ -110,12 +110,23 @@ SFX_DEBS := megaglest:megaglest-data wesnoth:wesnoth-1.16-data hedgewars:hedgewa
 	wx32:wx3.2-examples horgand:horgand-data go-for-it:go-for-it displaycal:displaycal jsxc:libjs-jsxc \
 	csoundqt:csoundqt-examples epiphany:epiphany-data bugsquish:bugsquish flobopuyo:flobopuyo \
 	knavalbattle:knavalbattle ksirk:ksirk tuxmath:tuxmath-data moon-lander:moon-lander-data granatier:granatier \
-	whichwayisup:whichwayisup pachi:pachi-data vodovod:vodovod
+	whichwayisup:whichwayisup pachi:pachi-data vodovod:vodovod \
+	lgeneral:lgc-pg hydrogen:hydrogen-data chuck:chuck-data exadrums:exadrums performous:performous \
+	clanlib:clanlib-doc gambas3:gambas3-examples basic256:basic256 renpy-demo:renpy-demo tkdesk:tkdesk qgo:qgo \
+	horde:php-horde rockdodger:rockdodger gemdropx:gemdropx kodi:kodi-data kazam:kazam muse:muse \
+	freefilesync:freefilesync afterstep:afterstep-data davegnukem:davegnukem-data enemylines7:enemylines7 \
+	enemylines3:enemylines3 open-invaders:open-invaders-data gnome-robots:gnome-robots aisleriot:aisleriot \
+	lyonpotpourri:pd-lyonpotpourri lucky-block:minetest-mod-lucky-block mobs-redo:minetest-mod-mobs-redo \
+	throwing-arrows:minetest-mod-throwing-arrows bomberclone:bomberclone-data pyglet:python3-pyglet \
+	overgod:overgod-data garden:garden-of-coloured-lights-data dclock:dclock xpra:xpra cinnamon:cinnamon-common \
+	efl-doc:efl-doc irrlicht-doc:libirrlicht-doc pommed:pommed tipp10:tipp10 gourmand:gourmand \
+	qtsensors5:qtsensors5-examples qtsvg5:qtsvg5-examples freetennis:freetennis-common crrcsim:crrcsim-data \
+	solarwolf:solarwolf funnyboat:funnyboat
 sfx-sources: $(STAMP)
 	$(call unpack_debs,data/sfx-sources,$(SFX_DEBS))
 	$(BIN)/python -m audioret.data.recipes.archives data/sfx-sources/openclonk data/sfx-sources/openttd \
 		data/sfx-sources/gcompris data/sfx-sources/warzone \
-		data/sfx-sources/ufoai data/sfx-sources/nexuiz data/sfx-sources/openarena
+		data/sfx-sources/ufoai data/sfx-sources/nexuiz data/sfx-sources/openarena data/sfx-sources/fluid
 	[ -d data/sfx-sources/arcade ] || ($(PYTHON) -m pip download --quiet --no-deps -d data/sfx-sources/debs arcade==3.3.3 \
 		&& cd data/sfx-sources && $(PYTHON) -m zipfile -e debs/arcade-3.3.3-py3-none-any.whl arcade)
 	[ -d data/sfx-sources/console-dog ] || (cd data/sfx-sources/debs && npm pack --silent console-dog-nodejs@1.0.22 \
