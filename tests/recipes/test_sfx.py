@@ -74,10 +74,10 @@ def write_layout(root: Path) -> Path:
     tuxpaint = root / "tuxpaint" / SOURCES["tuxpaint"].folder / "animals"
     write_tone(tuxpaint / "cat.ogg", 0.6, freq=1500, format="OGG")
     write_tone(tuxpaint / "cat_desc.ogg", 0.3, freq=1400, format="OGG")  # a spoken description: excluded
-    animals = root / "icebreaker" / SOURCES["icebreaker"].folder
-    write_tone(animals / "moo.wav", 0.6, freq=150)
-    write_tone(animals / "walrus.wav", 0.6, freq=180)  # not among the files the source keeps
-    (animals / "splat.wav").symlink_to(animals / "missing.wav")  # packages ship dangling links: listed, skipped
+    robots = root / "gnome-robots" / SOURCES["gnome-robots"].folder  # a test source
+    write_tone(robots / "yahoo.ogg", 0.6, freq=150, format="OGG")
+    write_tone(robots / "walrus.wav", 0.6, freq=180)  # not among the files the source keeps
+    (robots / "splat.ogg").symlink_to(robots / "missing.ogg")  # packages ship dangling links: listed, skipped
     return root
 
 
@@ -87,19 +87,19 @@ def test_prepare_sfx_splits_by_source_with_licences(tmp_path):
     table.write_text("source,stem,caption,category\nscratch,dog,a dog barks,animals\n"
                      "megaglest,swordman-die,a man dies,people\nmegaglest,swordman-ack,a man says yes,people\n"
                      "megaglest,swordman-hit,a man is hit,people\ntuxpaint,cat,a cat meows,animals\n"
-                     "icebreaker,moo,a cow moos,animals\nicebreaker,splat,a cow moos,animals\n")
+                     "gnome-robots,yahoo,someone shouts yahoo,people\ngnome-robots,splat,something splats,people\n")
     report = prepare("sfx", src, tmp_path / "out", captions=table)
     dev = list(read_manifest(report.manifests["dev"][0]))
     train = list(read_manifest(report.manifests["train"][0]))
     test = list(read_manifest(report.manifests["test"][0]))
     assert [r.captions for r in dev] == [["a dog barks"], ["a dog barks"]]
     assert [r.captions for r in train] == [["a man dies"], ["a cat meows"]]
-    assert [r.captions for r in test] == [["a cow moos"]]
+    assert [r.captions for r in test] == [["someone shouts yahoo"]]
     digest = train[0].meta.pop("digest")
     assert train[0].meta == {"source": "megaglest", "package": SOURCES["megaglest"].package,
                              "licence": "CC-BY-SA-3.0", "stem": "swordman-die", "category": "people"}
     assert digest == hashlib.sha1(Path(train[0].audio).read_bytes()).hexdigest()
-    assert dev[0].meta["licence"] == "CC-BY-SA-3.0" and test[0].meta["category"] == "animals"
+    assert dev[0].meta["licence"] == "CC-BY-SA-3.0" and test[0].meta["category"] == "people"
     # Held-out clips are copies under their digest: neither path nor id names the sound.
     for record in dev + test:
         assert Path(record.audio).name == record.id == record.meta["digest"][:20] + Path(record.audio).suffix
@@ -113,7 +113,7 @@ def test_prepare_sfx_splits_by_source_with_licences(tmp_path):
     problems = (tmp_path / "out" / "sfx_problems.txt").read_text()
     assert "Mystery7.wav" in problems
     [(unreadable, reason)] = report.unreadable
-    assert unreadable.endswith("splat.wav") and "cannot be read" in reason and "splat.wav" in problems
+    assert unreadable.endswith("splat.ogg") and "cannot be read" in reason and "splat.ogg" in problems
     [(copy, why)] = report.duplicates
     assert copy.endswith("swordman_hit1.wav") and "copies dev clip scratch/Animal/Dog1.wav" in why
     assert "duplicate\t" in problems and "swordman_hit1.wav" in problems
@@ -122,16 +122,17 @@ def test_prepare_sfx_splits_by_source_with_licences(tmp_path):
 def test_a_test_clip_that_copies_a_dev_clip_is_left_out_of_test(tmp_path):
     src = write_layout(tmp_path / "src")
     dog, rate = sf.read(src / "scratch" / SOURCES["scratch"].folder / "Animal" / "Dog2.wav")
-    sf.write(src / "icebreaker" / SOURCES["icebreaker"].folder / "splash.wav",
-             0.7 * soxr.resample(dog, rate, 32_000), 32_000)  # another package's copy, resampled and quieter
+    splat = src / "gnome-robots" / SOURCES["gnome-robots"].folder / "splat.ogg"
+    splat.unlink()
+    sf.write(splat, 0.7 * soxr.resample(dog, rate, 32_000), 32_000, format="OGG")  # another package's copy
     table = tmp_path / "table.csv"
     table.write_text("source,stem,caption,category\nscratch,dog,a dog barks,animals\n"
-                     "icebreaker,moo,a cow moos,animals\nicebreaker,splash,a dog barks,animals\n")
+                     "gnome-robots,yahoo,someone shouts yahoo,people\ngnome-robots,splat,a dog barks,animals\n")
     report = prepare("sfx", src, tmp_path / "out", captions=table)
     test = list(read_manifest(report.manifests["test"][0]))
-    assert [r.captions for r in test] == [["a cow moos"]]
+    assert [r.captions for r in test] == [["someone shouts yahoo"]]
     [(copy, why)] = report.duplicates
-    assert copy.endswith("splash.wav") and "copies dev clip scratch/Animal/Dog2.wav" in why
+    assert copy.endswith("splat.ogg") and "copies dev clip scratch/Animal/Dog2.wav" in why
 
 
 @pytest.mark.parametrize(("text", "message"), [
