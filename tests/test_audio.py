@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import soundfile as sf
 
-from audioret.utils.audio import audio_duration, load_audio, resample, split_windows
+from audioret.utils.audio import DECODE_BLOCK, audio_duration, decoded_duration, load_audio, resample, split_windows
 from audioret.utils.errors import AudioDecodeError
 from conftest import write_tone
 
@@ -138,3 +141,21 @@ def test_random_crop_from_file_resamples_and_pads(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(AudioDecodeError, match="empty.wav"):
         load_random_crop(empty, 16_000, 100, np.random.default_rng(0))
+
+
+def test_a_header_that_promises_more_than_the_stream_decodes_is_caught_by_a_full_decode():
+    # A real WAV of MP3 data (tests/fixtures/audio/README.md): its header passes, its stream stops early.
+    path = Path(__file__).parent / "fixtures" / "audio" / "qgo_doorbell.wav"
+    assert audio_duration(path) == pytest.approx(46_257 / 22_050)
+    # 34,816 frames decode (read 1,024 at a time); the error names the last whole block before that.
+    decodes = 34_816 // DECODE_BLOCK * DECODE_BLOCK / 22_050
+    with pytest.raises(AudioDecodeError, match=rf"qgo_doorbell.wav.*fails after about {decodes:.2f} s of the 2\.10 s"):
+        decoded_duration(path)
+    with pytest.raises(AudioDecodeError, match="qgo_doorbell.wav"):
+        load_audio(path, 16_000)
+
+
+def test_a_full_decode_gives_the_header_duration_of_a_sound_file(tmp_path):
+    path = tmp_path / "tone.ogg"
+    sf.write(path, np.sin(np.linspace(0, 2000, 70_000)).astype(np.float32), 22_050, format="OGG")
+    assert decoded_duration(path) == pytest.approx(audio_duration(path))

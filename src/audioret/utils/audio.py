@@ -19,6 +19,7 @@ from audioret.utils.errors import AudioDecodeError
 #: Extensions `audioret` looks for when it walks a folder: the containers libsndfile (soundfile) decodes.
 AUDIO_EXTENSIONS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc",
                               ".au", ".snd", ".caf", ".w64", ".rf64"})
+DECODE_BLOCK = 4_096  # frames read at a time when a whole file is decoded to check it (where it stops)
 
 
 def walk_audio(root: Path, others: list[Path] | None = None) -> list[Path]:
@@ -54,6 +55,29 @@ def audio_duration(path: str | Path) -> float:
     """
     info = _info(Path(path))
     return info.frames / info.samplerate
+
+
+def decoded_duration(path: str | Path) -> float:
+    """Duration in seconds of the audio that decodes, the whole file read in blocks.
+
+    A header can promise more than the stream holds (a WAV of MP3 data whose data chunk runs into the next
+    chunk): `audio_duration` accepts such a file, and reading all of it fails later.
+
+    Raises:
+        AudioDecodeError: the file is empty or unreadable, or decoding fails before its end (the error says
+            where).
+    """
+    path = Path(path)
+    info = _info(path)
+    frames = 0
+    try:
+        with sf.SoundFile(os.fsencode(path)) as handle:
+            for block in handle.blocks(blocksize=DECODE_BLOCK, dtype="float32"):
+                frames += len(block)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise AudioDecodeError(path, f"decoding fails after about {frames / info.samplerate:.2f} s of the "
+                                     f"{info.duration:.2f} s its header gives ({_reason(err)})") from None
+    return frames / info.samplerate
 
 
 def audio_info(path: str | Path) -> sf._SoundFileInfo:

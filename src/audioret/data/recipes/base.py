@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audioret.data.manifest import ManifestRecord, write_manifest
-from audioret.utils.audio import AUDIO_EXTENSIONS, audio_duration, walk_audio
+from audioret.utils.audio import AUDIO_EXTENSIONS, audio_duration, decoded_duration, walk_audio
 from audioret.utils.errors import AudioDecodeError, DataFormatError, MissingFileError
 from audioret.utils.io import atomic_write, escape_name
 from audioret.utils.progress import progress_bar
@@ -131,12 +131,19 @@ def strip_audio_extension(name: str) -> str:
 
 
 def probe_records(
-    records: list[ManifestRecord], report: PrepareReport, workers: int = 8, label: str = "probing audio"
+    records: list[ManifestRecord], report: PrepareReport, workers: int = 8, label: str = "probing audio",
+    decode: bool = False,
 ) -> list[ManifestRecord]:
-    """Fill in durations from file headers; records whose audio cannot be read are dropped and listed."""
+    """Fill in durations; records whose audio cannot be read are dropped and listed.
+
+    Durations come from file headers, or with `decode` from decoding every file whole, which also catches
+    a file whose header is sound and whose stream is not (slower: for corpora small enough to decode).
+    """
+    duration_of = decoded_duration if decode else audio_duration
+
     def probe(record: ManifestRecord) -> tuple[ManifestRecord, float | None, str | None]:
         try:
-            return record, audio_duration(record.audio), None
+            return record, duration_of(record.audio), None
         except AudioDecodeError as err:
             return record, None, err.reason
 

@@ -769,7 +769,7 @@ def prepare_sfx(src: Path, out: Path, workers: int = 8, captions: Path | None = 
                       "category": caption.category, "digest": digest}))
         if uncaptioned:
             report.notes.append(f"{name}: {uncaptioned} files without a caption in the table")
-    records = probe_records(records, report, workers)
+    records = probe_records(records, report, workers, decode=True)  # held-out clips must all decode
     records = drop_copies_of_held_out(records, report, workers)
     for split in ("train", *HELD_OUT):
         chosen = [r for r in records if r.split == split]
