@@ -42,6 +42,7 @@ from audioret.data.recipes.sfx import SOURCES
 from audioret.eval.metrics import retrieval_metrics, targets_from_records
 from audioret.models import AudioTextModel
 from audioret.models.audio.yamnet import EMBEDDING_DIM
+from audioret.models.audio_text import HEAD_PREFIXES
 from audioret.train.heads import FeatureTable, dev_map, fit_heads, teacher_captions
 from audioret.utils.io import atomic_write
 
@@ -256,7 +257,8 @@ def run(features: FeatureTable, row: Row, dev: list[ManifestRecord], seed: int) 
         width = len(next(iter(table.audio.values())))
         model.audio_projection = torch.nn.Linear(width, model.audio_projection.out_features)
     key = (id(row.train), id(features), repr(row.columns), repr(row.heads), seed)
-    heads = ("audio_projection.", "text_projection.", "log_temperature")
+    # The fitted weights only: not head_state's prior class vectors, which belong to this row's prompts.
+    heads = tuple(prefix for prefix in HEAD_PREFIXES if prefix != "prior_class_vectors")
     if key in FITS:
         model.reset_heads()  # the prior's class vectors, for this row's prompts
         model.load_state_dict(FITS[key], strict=False)
