@@ -242,6 +242,8 @@ def model_config(pooling: str, text: dict = TEXT) -> dict:
 #: Fitted heads by what the fit reads (training records, feature columns, settings, seed): the prior only
 #: scores, so rows that differ in their prior alone are scored on the same fits instead of fitting again.
 FITS: dict[tuple, dict[str, torch.Tensor]] = {}
+#: The fitted weights: not the prior's class vectors (in HEAD_PREFIXES too), which belong to each row's prompts.
+FITTED = tuple(prefix for prefix in HEAD_PREFIXES if prefix != "prior_class_vectors")
 
 
 def run(features: FeatureTable, row: Row, dev: list[ManifestRecord], seed: int) -> float:
@@ -257,14 +259,12 @@ def run(features: FeatureTable, row: Row, dev: list[ManifestRecord], seed: int) 
         width = len(next(iter(table.audio.values())))
         model.audio_projection = torch.nn.Linear(width, model.audio_projection.out_features)
     key = (id(row.train), id(features), repr(row.columns), repr(row.heads), seed)
-    # The fitted weights only: not head_state's prior class vectors, which belong to this row's prompts.
-    heads = tuple(prefix for prefix in HEAD_PREFIXES if prefix != "prior_class_vectors")
     if key in FITS:
         model.reset_heads()  # the prior's class vectors, for this row's prompts
         model.load_state_dict(FITS[key], strict=False)
     else:
         fit_heads(model, row.train, dev, table, row.heads, seed)
-        FITS[key] = {k: v.clone() for k, v in model.state_dict().items() if k.startswith(heads)}
+        FITS[key] = {k: v.clone() for k, v in model.state_dict().items() if k.startswith(FITTED)}
     return dev_map(model, dev, table)
 
 

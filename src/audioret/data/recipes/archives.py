@@ -210,7 +210,7 @@ def _records(chunk: bytes, size: int) -> list[bytes]:
 def _zones(bags: list[bytes], gens: list[bytes], first: int, last: int) -> Iterator[dict[int, int]]:
     """The generator lists (number -> amount) of bags first..last-1; ranges as (low | high << 8)."""
     for bag in range(first, last):
-        (start,), (end,) = struct.unpack("<H", bags[bag][:2]), struct.unpack("<H", bags[bag + 1][:2])
+        start, end = _u16_field(bags, bag, 0), _u16_field(bags, bag + 1, 0)
         yield {oper: amount for oper, amount in (struct.unpack("<Hh", gens[g]) for g in range(start, end))}
 
 
@@ -221,19 +221,19 @@ def _covers(zone: dict[int, int], generator: int, value: int) -> bool:
     return low <= value <= high
 
 
-def _first_bag(records: list[bytes], index: int, at: int) -> int:
-    """The first bag of preset or instrument `index` (a u16 at byte `at` of its record)."""
+def _u16_field(records: list[bytes], index: int, at: int) -> int:
+    """The u16 at byte `at` of record `index`: a preset's or instrument's first bag, a bag's first generator."""
     return struct.unpack("<H", records[index][at : at + 2])[0]
 
 
 def _note_zone(font: dict[str, list[bytes]], preset: int, key: int, velocity: int = 100) -> dict[int, int] | None:
     """The instrument zone (its generators) that `preset` sounds for `key`, or None."""
-    presets = _first_bag(font["phdr"], preset, 24), _first_bag(font["phdr"], preset + 1, 24)
+    presets = _u16_field(font["phdr"], preset, 24), _u16_field(font["phdr"], preset + 1, 24)
     for zone in _zones(font["pbag"], font["pgen"], *presets):
         if GEN_INSTRUMENT not in zone or not _covers(zone, GEN_KEY_RANGE, key):
             continue
         instrument = zone[GEN_INSTRUMENT]
-        bags = _first_bag(font["inst"], instrument, 20), _first_bag(font["inst"], instrument + 1, 20)
+        bags = _u16_field(font["inst"], instrument, 20), _u16_field(font["inst"], instrument + 1, 20)
         defaults: dict[int, int] = {}
         for index, inner in enumerate(_zones(font["ibag"], font["igen"], *bags)):
             if GEN_SAMPLE not in inner:
